@@ -1,0 +1,1 @@
+"""Generic actions every runbook needs, registered exactly like third-party plugins."""

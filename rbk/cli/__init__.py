@@ -1,0 +1,23 @@
+"""The ``rbk`` command. Thin: parse, call the library, print.
+
+``main`` answers a bare ``rbk``/``rbk --help`` from a pre-rendered text
+(``help.txt``, kept equal to click's output by tests/test_cli_help.py) so the
+commonest invocation does not pay for importing click.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args in ([], ["--help"], ["-h"]):
+        cached = Path(__file__).with_name("help.txt")
+        if cached.is_file():
+            sys.stdout.write(cached.read_text(encoding="utf-8"))
+            return 0
+    from rbk.cli.app import run_cli
+
+    return run_cli(args)

@@ -1,0 +1,1 @@
+"""Targets: inventory, host patterns and transports (local now; SSH plugs in behind the same interface)."""

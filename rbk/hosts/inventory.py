@@ -1,0 +1,118 @@
+"""Inventory files and host patterns (``web``, ``web:&prod``, ``web:!web-3``, globs, ``all``).
+
+Format (docs/inventory.md)::
+
+    defaults: {user: deploy, port: 22}
+    hosts:
+      web-1: {address: web-1.example.internal}
+      local: {transport: local}
+    groups:
+      web: [web-1]
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rbk import yamlsrc
+from rbk.errors import Problem, RunbookError, UsageError
+from rbk.hosts.base import Host
+
+LOCAL = "localhost"
+
+
+@dataclass
+class Inventory:
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    source: str = "(built-in)"
+
+    @classmethod
+    def default(cls) -> Inventory:
+        return cls(hosts={LOCAL: {"transport": "local"}})
+
+    def select(self, patterns: str | list[str] | None) -> list[str]:
+        """Host names matching ``patterns`` (comma/colon separated), in inventory order."""
+        if patterns is None:
+            return [LOCAL] if LOCAL in self.hosts else list(self.hosts)[:1]
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        terms: list[str] = []
+        for p in patterns:
+            for part in p.replace(",", ":").split(":"):
+                if part.strip():
+                    terms.append(part.strip())
+        selected: list[str] = []
+        for term in terms:
+            if term.startswith("!"):
+                drop = set(self._expand(term[1:]))
+                selected = [h for h in selected if h not in drop]
+            elif term.startswith("&"):
+                keep = set(self._expand(term[1:]))
+                selected = [h for h in selected if h in keep]
+            else:
+                selected += [h for h in self._expand(term) if h not in selected]
+        return [h for h in self.hosts if h in selected]
+
+    def _expand(self, term: str) -> list[str]:
+        if term == "all":
+            return list(self.hosts)
+        if term in self.groups:
+            out: list[str] = []
+            for member in self.groups[term]:
+                out += [h for h in self._expand(member) if h not in out]
+            return out
+        if term in self.hosts:
+            return [term]
+        if any(c in term for c in "*?["):
+            return [h for h in self.hosts if fnmatch.fnmatchcase(h, term)]
+        raise UsageError(f"no host or group '{term}' in inventory {self.source}; "
+                         f"known: {', '.join(list(self.groups) + list(self.hosts))}")
+
+    def host(self, name: str, transports: dict[str, Any]) -> Host:
+        spec = self.hosts[name]
+        kind = spec.get("transport", "local" if not spec.get("address") else "ssh")
+        factory = transports.get(kind)
+        if factory is None:
+            raise UsageError(f"host '{name}': no transport '{kind}' is installed "
+                             f"(have: {', '.join(sorted(transports))}); see 'rbk plugins'")
+        return Host(name=name, vars=dict(spec), transport_kind=kind, _factory=factory)
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    src = yamlsrc.load_file(str(path))
+    data = src.data
+    file = str(path)
+    if not isinstance(data, dict):
+        raise RunbookError([Problem(file, 1, 1, "an inventory is a mapping with hosts and groups")])
+    problems = []
+    for key in data:
+        if key not in ("defaults", "hosts", "groups"):
+            problems.append(src.problem((key,), f"unknown inventory key '{key}'", key=True))
+    defaults = data.get("defaults") or {}
+    hosts_in = data.get("hosts") or {}
+    if not isinstance(hosts_in, dict):
+        problems.append(src.problem(("hosts",), "hosts must be a mapping of name -> settings"))
+        hosts_in = {}
+    hosts: dict[str, dict[str, Any]] = {}
+    for name, spec in hosts_in.items():
+        if spec is not None and not isinstance(spec, dict):
+            problems.append(src.problem(("hosts", name), "host settings must be a mapping"))
+            continue
+        hosts[str(name)] = {**defaults, **(spec or {})}
+    groups_in = data.get("groups") or {}
+    groups: dict[str, list[str]] = {}
+    for name, members in (groups_in.items() if isinstance(groups_in, dict) else []):
+        if not isinstance(members, list):
+            problems.append(src.problem(("groups", name), "a group is a list of host or group names"))
+            continue
+        for i, m in enumerate(members):
+            if m not in hosts and m not in groups_in:
+                problems.append(src.problem(("groups", name, i), f"unknown host or group '{m}'"))
+        groups[str(name)] = [str(m) for m in members]
+    if problems:
+        raise RunbookError(problems)
+    return Inventory(hosts=hosts, groups=groups, source=file)

@@ -1,0 +1,1 @@
+"""One report model, several renderers (text, markdown, json, html)."""
