@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,14 +31,52 @@ class LoadedRunbook:
         return self.source.problem(("steps", index, *field), message, key=key)
 
 
+class SchemaError(RunbookError):
+    """Schema problems, plus the runbook minus the offending fields when that still
+    validates, so the caller can report the remaining (semantic) problems too."""
+
+    def __init__(self, problems: list[Problem], partial: LoadedRunbook | None):
+        super().__init__(problems)
+        self.partial = partial
+
+
 def load_runbook(path: str | Path) -> LoadedRunbook:
     """Parse and schema-check one runbook file (no plugin lookups)."""
     source = yamlsrc.load_file(str(path))
     try:
         runbook = model.Runbook.model_validate(source.data)
     except ValidationError as exc:
-        raise RunbookError(pydantic_problems(exc, source)) from None
+        raise SchemaError(pydantic_problems(exc, source),
+                          _without_bad_fields(exc, source, Path(path))) from None
     return LoadedRunbook(runbook=runbook, source=source, path=Path(path))
+
+
+def _without_bad_fields(exc: ValidationError, source: yamlsrc.Source,
+                        path: Path) -> LoadedRunbook | None:
+    """Drop unknown and invalid optional fields; None if the rest is still invalid."""
+    data = copy.deepcopy(source.data)
+    for err in exc.errors():
+        loc = _data_path(source.data, tuple(err["loc"]))
+        if not loc or err["type"] == "missing":
+            return None
+        parent = data
+        for part in loc[:-1]:
+            parent = parent[part]
+        if not isinstance(parent, dict):
+            return None
+        cls = _model_at(loc[:-1])
+        field = cls.model_fields.get(str(loc[-1])) if cls else None
+        if field is None:
+            by_alias = {f.alias: f for f in cls.model_fields.values() if f.alias} if cls else {}
+            field = by_alias.get(str(loc[-1]))
+        if err["type"] != "extra_forbidden" and (field is None or field.is_required()):
+            return None
+        parent.pop(loc[-1], None)
+    try:
+        runbook = model.Runbook.model_validate(data)
+    except ValidationError:
+        return None
+    return LoadedRunbook(runbook=runbook, source=source, path=path)
 
 
 def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -86,7 +125,11 @@ def pydantic_problems(exc: ValidationError, source: yamlsrc.Source,
     keys: set[tuple[Any, ...]] = set()
     root = source.data
     for p in prefix:
-        root = root[p] if isinstance(root, dict | list) else root
+        if isinstance(root, dict) and p in root or isinstance(root, list) and isinstance(p, int):
+            root = root[p]
+        else:
+            root = None
+            break
     for err in exc.errors():
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":

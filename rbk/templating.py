@@ -48,7 +48,34 @@ def _quote(value: Any) -> Unquoted:
     return Unquoted(shlex.quote(str(value)))
 
 
+def _ip(value: Any) -> str:
+    """Validate an IP address or CIDR from data before it reaches a config file."""
+    import ipaddress
+
+    text = str(value).strip()
+    try:
+        return str(ipaddress.ip_network(text, strict=False) if "/" in text
+                   else ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError(f"not an IP address or network: {text!r}") from None
+
+
+def _must_match(value: Any, pattern: str) -> str:
+    """Refuse a value that does not fully match ``pattern`` (config-file safety)."""
+    text = str(value)
+    if not re.fullmatch(pattern, text):
+        raise ValueError(f"value {text!r} does not match {pattern!r}")
+    return text
+
+
+def _from_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
 BUILTIN_FILTERS: dict[str, Callable[..., Any]] = {
+    "ip": _ip,
+    "must_match": _must_match,
+    "from_json": _from_json,
     "duration": parse_duration,
     "size": parse_size,
     "human_duration": format_duration,

@@ -12,14 +12,23 @@ from typing import Any
 from pydantic import ValidationError
 
 from rbk.errors import InputError, Problem, RunbookError
-from rbk.loader import LoadedRunbook, field_names, load_runbook, pydantic_problems, suggest
+from rbk.loader import LoadedRunbook, SchemaError, field_names, load_runbook, pydantic_problems, suggest
 from rbk.plugins import Registry, get_registry, unknown_action_message
 from rbk.templating import CONTEXT_NAMES, Templater, is_template
 
 
 def load_and_validate(path: str | Path, registry: Registry | None = None) -> LoadedRunbook:
     """Load a runbook and raise :class:`RunbookError` listing every problem."""
-    loaded = load_runbook(path)
+    try:
+        loaded = load_runbook(path)
+    except SchemaError as exc:
+        problems = list(exc.problems)
+        if exc.partial is not None:
+            seen = {(p.line, p.message) for p in problems}
+            problems += [p for p in check(exc.partial, registry or get_registry())
+                         if (p.line, p.message) not in seen]
+            problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise RunbookError(problems) from None
     problems = check(loaded, registry or get_registry())
     if problems:
         raise RunbookError(problems)

@@ -73,7 +73,9 @@ class Shell(Action):
             r = self._run(ctx, inputs.cmd, inputs, inputs.stdin)
             if r.exited not in inputs.ok_codes:
                 raise CommandFailed(shown, r.exited, r.stdout, r.stderr, ctx.host.name)
-            return Plan(changed=False, summary=f"ran read-only command{where} (exit {r.exited})",
+            shown_out = "\n".join(r.stdout.rstrip("\n").splitlines()[:20])
+            return Plan(changed=False, summary=f"ran read-only command{where} (exit {r.exited})"
+                                               + (f": {shown_out}" if shown_out else ""),
                         commands=[shown], outputs=self._outputs(r))
         for path, exists_means_done in ((inputs.creates, True), (inputs.removes, False)):
             if path is None:

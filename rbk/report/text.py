@@ -94,8 +94,6 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
     """Terminal rendering with rich; colour only when writing to a TTY."""
     from rich.console import Console
     from rich.markup import escape
-    from rich.padding import Padding
-    from rich.syntax import Syntax
 
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=bool(color), no_color=not color,
@@ -138,8 +136,11 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
             for call in plan.get("api_calls") or []:
                 console.print(f"    {escape(str(call.get('method')))} {escape(str(call.get('url')))}")
             if plan.get("diff"):
-                console.print(Padding(Syntax(plan["diff"].rstrip("\n"), "diff", theme="ansi_dark",
-                                             background_color="default"), (0, 0, 0, 4)))
+                for line in plan["diff"].rstrip("\n").splitlines():
+                    colour = ("cyan" if line.startswith("@@") else "green" if line.startswith("+")
+                              else "red" if line.startswith("-") else "")
+                    console.print(f"    [{colour}]{escape(line)}[/]" if colour
+                                  else f"    {escape(line)}")
             if h.result and h.result.get("summary"):
                 console.print(f"    → {escape(h.result['summary'])}")
             if h.rollback:

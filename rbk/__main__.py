@@ -1,0 +1,5 @@
+import sys
+
+from rbk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,6 @@
+from rbk import hookimpl
+
+
+@hookimpl
+def rbk_actoins(register):  # misspelled on purpose
+    pass
