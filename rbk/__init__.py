@@ -9,7 +9,7 @@ Names are resolved lazily so that ``import rbk`` (and ``rbk --help``) stays chea
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 
 __version__ = "0.1.0"
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from rbk.hookspecs import hookimpl
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rbk' has no attribute {name!r}")

@@ -37,12 +37,11 @@ def adhoc_runbook(action: str, args: tuple[str, ...] | list[str], on: str | None
     data = {"name": "adhoc", "title": f"rbk do {action}", "steps": [step]}
     text = yaml.safe_dump(data, sort_keys=False)
     source = yamlsrc.load(text, f"<rbk do {action}>")
-    from rbk.model import Runbook
-
     from pydantic import ValidationError
 
     from rbk.errors import RunbookError
     from rbk.loader import pydantic_problems
+    from rbk.model import Runbook
 
     try:
         runbook = Runbook.model_validate(source.data)

@@ -188,7 +188,7 @@ def _build() -> Registry:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin '{exc.plugin_name}' implements an unknown hook: {exc}; "
+        raise PluginError(f"plugin '{pm.get_name(exc.plugin)}' implements an unknown hook: {exc}; "
                           f"check the hook name against docs/hooks.md") from None
 
     if os.environ.get("RBK_TRACE_PLUGINS"):
@@ -208,7 +208,7 @@ def _entry_points() -> list[metadata.EntryPoint]:
 def _per_plugin(pm: pluggy.PluginManager, hook_name: str):
     """Yield (plugin_name, hook function) in load order."""
     caller = getattr(pm.hook, hook_name)
-    for impl in reversed(caller.get_hookimpls()):
+    for impl in caller.get_hookimpls():  # registration order (calls run in reverse)
         yield impl.plugin_name, impl.function
 
 

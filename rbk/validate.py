@@ -12,7 +12,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from rbk.errors import InputError, Problem, RunbookError
-from rbk.loader import LoadedRunbook, SchemaError, field_names, load_runbook, pydantic_problems, suggest
+from rbk.loader import (
+    LoadedRunbook,
+    SchemaError,
+    field_names,
+    load_runbook,
+    pydantic_problems,
+    suggest,
+)
 from rbk.plugins import Registry, get_registry, unknown_action_message
 from rbk.templating import CONTEXT_NAMES, Templater, is_template
 

@@ -10,14 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import TESTS
 
 from rbk.engine import RunOptions, run_runbook
 from rbk.errors import ExitCode, InputError
 from rbk.plugins import get_registry
 from rbk.runs.journal import read_journal
 from rbk.validate import load_and_validate
-
-from conftest import TESTS
 
 SECRET = "tok-3f9a1c77e2"
 

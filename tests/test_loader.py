@@ -7,12 +7,11 @@ import re
 import shutil
 
 import pytest
+from conftest import TESTS
 
 from rbk.errors import RunbookError
 from rbk.plugins import get_registry
 from rbk.validate import load_and_validate
-
-from conftest import TESTS
 
 
 def problems_of(path) -> list[str]:

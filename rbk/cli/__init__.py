@@ -7,16 +7,17 @@ commonest invocation does not pay for importing click.
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args in ([], ["--help"], ["-h"]):
-        cached = Path(__file__).with_name("help.txt")
-        if cached.is_file():
-            sys.stdout.write(cached.read_text(encoding="utf-8"))
+        cached = os.path.join(os.path.dirname(__file__), "help.txt")
+        if os.path.isfile(cached):
+            with open(cached, encoding="utf-8") as fh:
+                sys.stdout.write(fh.read())
             return 0
     from rbk.cli.app import run_cli
 

@@ -150,6 +150,6 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
     if report.rollback:
         ok = report.rollback.get("complete")
         console.print()
-        console.print(("[green]rollback complete[/]" if ok else
-                       "[bold red]ROLLBACK INCOMPLETE — check the steps marked above[/]"))
+        console.print("[green]rollback complete[/]" if ok else
+                       "[bold red]ROLLBACK INCOMPLETE — check the steps marked above[/]")
     return buf.getvalue()
