@@ -177,7 +177,10 @@ class _Run:
         status, code, message = "succeeded", ExitCode.OK, ""
         try:
             for step in self.rb.steps:
-                self.run_step(step)
+                try:
+                    self.run_step(step)
+                finally:
+                    self.step_finished(step)
             if self.opt.dry_run:
                 status = "planned"
         except _Stop as stop:
@@ -206,6 +209,16 @@ class _Run:
         except Exception as exc:  # an observer must not change the outcome
             self.emit_safe("hook_failed", message=f"rbk_run_finished: {exc}")
         return outcome
+
+    def step_finished(self, step: Step) -> None:
+        from rbk.report.model import build_report
+
+        entry = next(s for s in build_report(self.events).steps if s.id == step.id)
+        try:
+            self.registry.pm.hook.rbk_step_finished(run=self.events[0]["run"],
+                                                    step=entry.to_dict())
+        except Exception as exc:  # an observer must not change the outcome
+            self.emit("hook_failed", step=step.id, message=f"rbk_step_finished: {exc}")
 
     def emit_safe(self, event: str, **fields: Any) -> None:
         try:

@@ -92,7 +92,11 @@ def rbk_transports(register: Callable[[str, Callable[..., Transport]], None]) ->
 
 @hookspec
 def rbk_alert_sources(register: Callable[..., None]) -> None:
-    """Register webhook payload parsers for ``rbk serve`` (see docs/serve.md)."""
+    """Register webhook payload parsers for ``rbk serve``.
+
+    Reserved for the alert intake (``rbk serve``), which is not in this release
+    yet; implementations are accepted and listed by ``rbk plugins``.
+    """
 
 
 # ---------------------------------------------------------------------------
