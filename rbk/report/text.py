@@ -58,7 +58,7 @@ def _md_step(i: int, step: StepEntry) -> list[str]:
            f"`{step.id}` · action `{step.action}`"
            + (f" · fidelity **{step.fidelity}**" if step.fidelity else "")
            + (f" · {ROLLBACK_WORD.get(step.rollback_support, step.rollback_support)}"
-              if step.mutating else " · read-only")
+              if step.mutating and step.changed else "" if step.mutating else " · read-only")
            + (" · approval gate" if step.approve else ""), ""]
     if step.reason:
         out += [f"Skipped: {step.reason}", ""]
@@ -115,8 +115,10 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
         meta = [step.action]
         if step.fidelity:
             meta.append(f"fidelity {step.fidelity}")
-        meta.append(ROLLBACK_WORD.get(step.rollback_support, step.rollback_support)
-                    if step.mutating else "read-only")
+        if not step.mutating:
+            meta.append("read-only")
+        elif step.changed:  # rollback support only matters for a change
+            meta.append(ROLLBACK_WORD.get(step.rollback_support, step.rollback_support))
         console.print(f"{i:>2}. [bold]{escape(step.name or step.id)}[/] [{colour}]{word}[/] "
                       f"[dim]({escape(', '.join(meta))})[/]")
         if step.reason:
@@ -132,6 +134,10 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
                 console.print(f"    [dim]{escape(plan['fidelity'])}: "
                               f"{escape(plan['fidelity_reason'])}[/]")
             for cmd in plan.get("commands") or []:
+                lines = cmd.splitlines() or [""]
+                if not plan.get("changed") and len(lines) > 3:
+                    # A read-only probe: its findings matter here, not its full text.
+                    cmd = f"{lines[0]} … ({len(lines) - 1} more lines; see --format json)"
                 console.print(f"    $ {escape(cmd)}")
             for call in plan.get("api_calls") or []:
                 console.print(f"    {escape(str(call.get('method')))} {escape(str(call.get('url')))}")
