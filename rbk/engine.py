@@ -272,7 +272,9 @@ class _Run:
 
         # Phase 2: the approval gate, once per step, after the plan is known.
         if step.approve:
-            summary = "; ".join(f"{n}: {p.summary}" for n, (p, _, _) in plans.items() if p.changed)
+            changed = [(n, p) for n, (p, _, _) in plans.items() if p.changed]
+            summary = "; ".join(p.summary if n == "localhost" and len(changed) == 1
+                                else f"{n}: {p.summary}" for n, p in changed)
             question = f"Apply step '{step.id}' ({step.action}): {summary}?"
             self.gate(step, question)
 
@@ -488,17 +490,19 @@ class _Run:
         if policy == "continue":
             return
         where = f"step '{step.id}'" + (f" on {host}" if host else "")
+        # Approval and budget messages already name the step.
+        what = message if isinstance(exc, ApprovalDenied | BudgetExceeded) else (
+            f"{where} failed: {message}")
         if self.opt.dry_run:
-            raise _Stop("failed", ExitCode.STEP_FAILED, f"plan failed at {where}: {message}")
+            raise _Stop("failed", ExitCode.STEP_FAILED, f"plan failed: {what}")
         if policy == "stop":
             raise _Stop("failed", ExitCode.STEP_FAILED,
-                        f"{where} failed: {message}; stopped without rollback (on_failure: stop)")
-        rolled = self.rollback(f"{where} failed")
+                        f"{what}; stopped without rollback (on_failure: stop)")
+        rolled = self.rollback(what)
         if rolled:
-            raise _Stop("rolled_back", ExitCode.STEP_FAILED,
-                        f"{where} failed: {message}; changes rolled back")
+            raise _Stop("rolled_back", ExitCode.STEP_FAILED, f"{what}; changes rolled back")
         raise _Stop("rollback_failed", ExitCode.ROLLBACK_FAILED,
-                    f"{where} failed: {message}; ROLLBACK INCOMPLETE — a human must check "
+                    f"{what}; ROLLBACK INCOMPLETE — a human must check "
                     f"(see 'rbk report {self.run_id}')")
 
     def rollback(self, reason: str) -> bool:

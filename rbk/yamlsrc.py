@@ -8,6 +8,7 @@ tags); duplicate keys are errors; alias expansion is bounded (alias bombs).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,23 @@ from rbk.errors import Problem, RunbookError
 MAX_NODES = 100_000
 
 Path = tuple[str | int, ...]
+
+
+class RunbookLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false are booleans.
+
+    YAML 1.1 makes ``on``, ``off``, ``yes``, ``no`` booleans, which would turn a
+    step's ``on:`` key into ``True`` and a title ``NO`` into ``False``.
+    """
+
+
+RunbookLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+RunbookLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
 
 
 @dataclass
@@ -59,7 +77,7 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 def load(text: str, file: str) -> Source:
-    loader = yaml.SafeLoader(text)
+    loader = RunbookLoader(text)
     try:
         try:
             node = loader.get_single_node()

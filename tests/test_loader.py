@@ -101,11 +101,12 @@ def test_malformed_yaml_gives_line_and_column(rbk_home, cli):
     assert "Traceback" not in result.err
 
 
-def test_yaml_11_coercion_does_not_sneak_through(rbk_home):
+def test_yaml_12_booleans_on_and_no_stay_words(rbk_home):
     p = write(rbk_home, "name: x\ntitle: NO\nsteps:\n  - id: a\n    action: wait\n"
-                        "    with: {duration: 1}\n")
-    (msg,) = problems_of(p)
-    assert msg.startswith(f"{p}:2:8: title:")
+                        "    on: localhost\n    with: {duration: 1}\n")
+    loaded = load_and_validate(p, get_registry())
+    assert loaded.runbook.title == "NO"
+    assert loaded.runbook.steps[0].on == "localhost"
 
 
 def test_template_syntax_error_is_located(rbk_home):
