@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from rbk import yamlsrc
-from rbk.errors import UsageError
-from rbk.loader import LoadedRunbook, load_runbook
+from rbk.errors import RunbookError, UsageError
+from rbk.loader import LoadedRunbook, pydantic_problems
+from rbk.model import Runbook
 from rbk.plugins import Registry
 from rbk.validate import check
 
@@ -37,11 +39,7 @@ def adhoc_runbook(action: str, args: tuple[str, ...] | list[str], on: str | None
     data = {"name": "adhoc", "title": f"rbk do {action}", "steps": [step]}
     text = yaml.safe_dump(data, sort_keys=False)
     source = yamlsrc.load(text, f"<rbk do {action}>")
-    from pydantic import ValidationError
 
-    from rbk.errors import RunbookError
-    from rbk.loader import pydantic_problems
-    from rbk.model import Runbook
 
     try:
         runbook = Runbook.model_validate(source.data)
@@ -54,5 +52,3 @@ def adhoc_runbook(action: str, args: tuple[str, ...] | list[str], on: str | None
                                    for p in problems))
     return loaded
 
-
-__all__ = ["adhoc_runbook", "load_runbook", "parse_args"]

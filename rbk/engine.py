@@ -321,9 +321,9 @@ class _Run:
         if len(hosts) == 1:
             try:
                 return [(hosts[0].name, fn(hosts[0]))]
-            except (RbkError, Exception) as exc:
-                if isinstance(exc, _Stop):
-                    raise
+            except _Stop:
+                raise
+            except Exception as exc:
                 raise _HostErrors({hosts[0].name: exc}) from None
         results, errors = [], {}
         with ThreadPoolExecutor(max_workers=min(self.opt.forks, len(hosts))) as pool:
@@ -413,8 +413,8 @@ class _Run:
                 self.emit("step_retry", step=step.id, host=host.name, attempt=attempt,
                           error=_message(exc), delay=step.delay)
                 time.sleep(step.delay)
-                if self.applied and self.applied[-1].step is step and self.applied[-1].host is host:
-                    pass  # the applied record stays: rollback undoes every applied attempt
+                # Re-plan: the failed attempt may have changed state (it stays on the
+                # rollback stack if it was applied).
                 plan = self.check(action, ctx, inputs)
                 if not plan.changed:
                     return {**plan.outputs, "changed": False}

@@ -6,7 +6,7 @@ import json
 from html import escape
 
 from rbk.report.model import Report
-from rbk.report.text import ROLLBACK_WORD, STATUS_WORD, _when
+from rbk.report.text import STATUS_WORD, _when
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1b1f24;padding:0 1rem}
@@ -55,8 +55,8 @@ def render_html(report: Report) -> str:
         meta = [f"<code>{escape(step.action)}</code>"]
         if step.fidelity:
             meta.append(f"fidelity <b>{escape(step.fidelity)}</b>")
-        meta.append(escape(ROLLBACK_WORD.get(step.rollback_support, step.rollback_support)
-                           if step.mutating else "read-only"))
+        if step.rollback_label:
+            meta.append(escape(step.rollback_label))
         parts.append(f'<section class="step"><h2>{i}. {escape(step.name or step.id)} '
                      f'<span class="badge {escape(step.status)}">{escape(word)}</span></h2>'
                      f'<p class="meta">{" · ".join(meta)}</p>')

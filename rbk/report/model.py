@@ -11,6 +11,10 @@ from typing import Any
 
 SCHEMA = "rbk.report/v1"
 
+ROLLBACK_WORD = {"full": "can be rolled back", "partial": "partly rolled back",
+                 "none": "cannot be rolled back", "not-needed": "nothing to roll back",
+                 "override": "custom rollback"}
+
 
 @dataclass
 class HostEntry:
@@ -41,6 +45,15 @@ class StepEntry:
     @property
     def changed(self) -> bool:
         return any((h.plan or {}).get("changed") for h in self.hosts.values())
+
+    @property
+    def rollback_label(self) -> str | None:
+        """"read-only", or for a change how far it can be undone; None when nothing changes."""
+        if not self.mutating:
+            return "read-only"
+        if self.changed:
+            return ROLLBACK_WORD.get(self.rollback_support, self.rollback_support)
+        return None
 
     @property
     def fidelity(self) -> str | None:

@@ -16,9 +16,6 @@ STATUS_WORD = {
     "not_rolled_back": "NOT ROLLED BACK", "rollback_failed": "ROLLBACK FAILED",
 }
 
-ROLLBACK_WORD = {"full": "can be rolled back", "partial": "partly rolled back",
-                 "none": "cannot be rolled back", "not-needed": "nothing to roll back",
-                 "override": "custom rollback"}
 
 
 def _when(ts: float | None) -> str:
@@ -57,8 +54,7 @@ def _md_step(i: int, step: StepEntry) -> list[str]:
     out = [f"## {i}. {title} — {STATUS_WORD.get(step.status, step.status)}", "",
            f"`{step.id}` · action `{step.action}`"
            + (f" · fidelity **{step.fidelity}**" if step.fidelity else "")
-           + (f" · {ROLLBACK_WORD.get(step.rollback_support, step.rollback_support)}"
-              if step.mutating and step.changed else "" if step.mutating else " · read-only")
+           + (f" · {step.rollback_label}" if step.rollback_label else "")
            + (" · approval gate" if step.approve else ""), ""]
     if step.reason:
         out += [f"Skipped: {step.reason}", ""]
@@ -115,10 +111,8 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
         meta = [step.action]
         if step.fidelity:
             meta.append(f"fidelity {step.fidelity}")
-        if not step.mutating:
-            meta.append("read-only")
-        elif step.changed:  # rollback support only matters for a change
-            meta.append(ROLLBACK_WORD.get(step.rollback_support, step.rollback_support))
+        if step.rollback_label:
+            meta.append(step.rollback_label)
         console.print(f"{i:>2}. [bold]{escape(step.name or step.id)}[/] [{colour}]{word}[/] "
                       f"[dim]({escape(', '.join(meta))})[/]")
         if step.reason:
