@@ -102,14 +102,19 @@ class FileTemplate(Action):
         if _sha(old) != plan.data["old_sha"]:
             raise StepFailed(f"{dest} changed since it was planned; re-run to see the new plan")
         old_mode = t.stat_mode(dest) if old is not None else None
+        if plan.data["validate"] is not None:
+            self._validate(ctx, dest, content, plan.data["validate"])
         backup = None
         if old is not None and plan.data["backup"]:
             backup = f"{dest}.rbk-{ctx.run_id}.bak"
             t.write_file(backup, old, old_mode)
-        if plan.data["validate"] is not None:
-            self._validate(ctx, dest, content, plan.data["validate"])
         mode = plan.data["mode"] if plan.data["mode"] is not None else old_mode
-        t.write_file(dest, content, mode)
+        try:
+            t.write_file(dest, content, mode)
+        except BaseException:
+            if backup:
+                t.remove(backup)  # dest is untouched (atomic write), so the backup is noise
+            raise
         return Result(outputs=plan.outputs, changed=True,
                       summary=f"wrote {dest}" + (f" (backup {backup})" if backup else ""),
                       data={"dest": dest, "backup": backup, "existed": old is not None,
