@@ -81,9 +81,13 @@ class Plan:
     after: Any = None
     outputs: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    #: How far *this* change can be undone, when it differs from the action's
+    #: ``rollback_support`` (e.g. a shell step with or without ``undo``).
+    rollback: RollbackSupport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "rollback": self.rollback,
             "changed": self.changed,
             "summary": self.summary,
             "fidelity": str(self.fidelity),

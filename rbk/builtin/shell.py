@@ -47,7 +47,7 @@ class Shell(Action):
     name = "shell"
     description = "Run a command (argv list, or a shell string with every value quoted)."
     Inputs = ShellInputs
-    rollback_support = "partial"
+    rollback_support = "partial"  # with an 'undo' command; each plan says which
     plan_fidelity = "estimated (exact for readonly/creates/unless)"
     shell_fields = frozenset({"cmd", "unless", "undo"})
     outputs = {"rc": "exit code", "stdout": "standard output (capped)",
@@ -97,6 +97,7 @@ class Shell(Action):
                     fidelity=Fidelity.ESTIMATED,
                     fidelity_reason="the command is exact; its effect is not modelled",
                     commands=[shown], data={"inputs": inputs.model_dump()},
+                    rollback="full" if inputs.undo is not None else "none",
                     outputs={"rc": 0, "stdout": "", "stderr": "", "stdout_lines": [],
                              "truncated": False})
 

@@ -21,6 +21,7 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;border-radius:4px}
 pre.diff span.add{color:#1a7f37;background:#e6ffec;display:block}
 pre.diff span.del{color:#cf222e;background:#ffebe9;display:block}
 pre.diff span.hunk{color:#8250df;display:block}
+pre.diff span.ctx{display:block}
 .error{color:#cf222e;font-weight:600}
 """
 
@@ -29,9 +30,10 @@ def _diff(text: str) -> str:
     lines = []
     for line in text.rstrip("\n").splitlines():
         cls = ("hunk" if line.startswith("@@") else "add" if line.startswith("+")
-               else "del" if line.startswith("-") else "")
-        lines.append(f'<span class="{cls}">{escape(line)}</span>' if cls else escape(line))
-    return '<pre class="diff">' + "\n".join(lines) + "</pre>"
+               else "del" if line.startswith("-") else "ctx")
+        lines.append(f'<span class="{cls}">{escape(line) or " "}</span>')
+    # Every line is a block-level span, so no newlines between them.
+    return '<pre class="diff">' + "".join(lines) + "</pre>"
 
 
 def render_html(report: Report) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 SCHEMA = "rbk.report/v1"
 
-ROLLBACK_WORD = {"full": "can be rolled back", "partial": "partly rolled back",
+ROLLBACK_WORD = {"full": "can be rolled back", "partial": "can be rolled back in part",
                  "none": "cannot be rolled back", "not-needed": "nothing to roll back",
                  "override": "custom rollback"}
 
@@ -51,9 +51,12 @@ class StepEntry:
         """"read-only", or for a change how far it can be undone; None when nothing changes."""
         if not self.mutating:
             return "read-only"
-        if self.changed:
-            return ROLLBACK_WORD.get(self.rollback_support, self.rollback_support)
-        return None
+        if not self.changed:
+            return None
+        planned = {(h.plan or {}).get("rollback") for h in self.hosts.values() if h.plan}
+        planned.discard(None)
+        support = planned.pop() if len(planned) == 1 else self.rollback_support
+        return ROLLBACK_WORD.get(support, support)
 
     @property
     def fidelity(self) -> str | None:
