@@ -498,6 +498,8 @@ class _Run:
         if policy == "stop":
             raise _Stop("failed", ExitCode.STEP_FAILED,
                         f"{what}; stopped without rollback (on_failure: stop)")
+        if not self.applied:
+            raise _Stop("failed", ExitCode.STEP_FAILED, f"{what}; nothing had been changed")
         rolled = self.rollback(what)
         if rolled:
             raise _Stop("rolled_back", ExitCode.STEP_FAILED, f"{what}; changes rolled back")

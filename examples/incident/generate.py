@@ -23,7 +23,9 @@ AGENTS = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
 
 
 def line(rng, t, ip, path, agent, status=None):
-    status = status or rng.choices([200, 200, 200, 304, 404, 500], k=1)[0]
+    if status is None:
+        weights = [70, 28, 1, 1] if path.startswith("/static/") else [60, 10, 15, 15]
+        status = rng.choices([200, 304, 404, 500], weights=weights, k=1)[0]
     size = 0 if status == 304 else rng.randint(300, 40000)
     rt = rng.uniform(0.002, 0.08) if status != 500 else rng.uniform(0.5, 2.0)
     stamp = t.strftime("%d/%b/%Y:%H:%M:%S %z")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 #: Default cap on captured stdout/stderr per command.
 MAX_OUTPUT = 1024 * 1024
@@ -52,11 +52,26 @@ class Transport(Protocol):
     def remove(self, path: str) -> None:
         ...
 
+    def open_read(self, path: str) -> BinaryIO:
+        """A binary stream of the file, read incrementally (never copied whole)."""
+        ...
+
+    def glob(self, pattern: str) -> list[FileInfo]:
+        """Files matching a glob pattern (a plain path matches itself), with size and mtime."""
+        ...
+
     def stat_mode(self, path: str) -> int | None:
         ...
 
     def close(self) -> None:
         ...
+
+
+@dataclass
+class FileInfo:
+    path: str
+    size: int
+    mtime: float
 
 
 @dataclass

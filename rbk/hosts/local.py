@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, BinaryIO
 
-from rbk.hosts.base import MAX_OUTPUT, CommandResult, display
+from rbk.hosts.base import MAX_OUTPUT, CommandResult, FileInfo, display
 
 
 class LocalTransport:
@@ -108,6 +110,17 @@ class LocalTransport:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+    def open_read(self, path: str) -> BinaryIO:
+        return open(path, "rb", buffering=0)  # noqa: SIM115 - the caller closes it
+
+    def glob(self, pattern: str) -> list[FileInfo]:
+        out = []
+        for p in sorted(glob.glob(os.path.expanduser(pattern))):
+            st = os.stat(p)
+            if stat.S_ISREG(st.st_mode):
+                out.append(FileInfo(p, st.st_size, st.st_mtime))
+        return out
 
     def stat_mode(self, path: str) -> int | None:
         try:

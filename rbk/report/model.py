@@ -109,6 +109,8 @@ class Report:
                 n = len(self.changing_steps)
                 return f"PLAN — NOTHING CHANGED ({n} step(s) would change the system)"
             return "PLAN — NOTHING CHANGED (the plan failed; see below)"
+        if self.status == "succeeded" and not self.changing_steps:
+            return "DONE — NOTHING NEEDED CHANGING"
         return {"succeeded": "APPLIED", "rolled_back": "FAILED — CHANGES ROLLED BACK",
                 "rollback_failed": "FAILED — ROLLBACK INCOMPLETE, HUMAN NEEDED",
                 "interrupted": "INTERRUPTED", "failed": "FAILED",

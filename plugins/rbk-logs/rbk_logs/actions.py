@@ -1,0 +1,159 @@
+"""The ``logs.inspect`` action."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from rbk import Action, Plan
+from rbk.action import StrictInputs
+from rbk.durations import format_duration, parse_duration
+from rbk.errors import StepFailed
+
+OUTPUTS = {
+    "files": "files read, oldest first", "lines": "lines read", "parsed": "lines parsed and in the window",
+    "blank": "empty lines", "malformed": "{count, samples (up to 5)}",
+    "first_ts": "first request (ISO 8601, UTC)", "last_ts": "last request",
+    "requests_per_s": "mean rate over the window", "peak": "{t, rps}: the busiest second",
+    "timeline": "[{t, requests, errors_5xx, p95_ms}] per bucket",
+    "status": "{code: n}", "status_class": "{2xx: n, ...}",
+    "top_clients": "[{client, requests, share, rps_peak}]", "top_paths": "[{path, requests, share}]",
+    "top_user_agents": "[{user_agent, requests, share}]", "top_referers": "[{referer, requests, share}]",
+    "latency_ms": "{p50, p90, p95, p99, max} when the format has a time field",
+    "spike": "{detected, start, end, factor, baseline_rps, peak_rps, contributors: {clients, paths}}",
+    "suspects": "[{client, requests, share, rps_peak, why}]",
+    "cacheable_paths": "[{path, requests, ok_get, static}]: GET paths answered 200/304",
+}
+
+
+class InspectInputs(StrictInputs):
+    path: str | list[str] = Field(description=(
+        "Log file(s) or glob(s); rotated sets (access.log.2.gz, .1, access.log) are read "
+        "oldest first, .gz decompressed on the fly."))
+    format: str = Field("combined", description=(
+        "combined (optionally followed by $request_time), combined_timed, common, json, or "
+        "an nginx log_format string pasted from nginx.conf."))
+    json_fields: dict[str, str] = Field(default_factory=dict, description=(
+        "For format json: normalised field -> JSON key (time, client, request, method, path, "
+        "status, bytes, referer, user_agent, request_time, xff)."))
+    window: float | None = Field(None, description="Only the last N seconds (e.g. 15m) before "
+                                                   "the newest line.")
+    since: str | None = Field(None, description="ISO 8601 time or epoch seconds.")
+    until: str | None = Field(None, description="ISO 8601 time or epoch seconds (exclusive).")
+    bucket: float = Field(10, description="Timeline bucket (e.g. 10s, 1m).")
+    top: int = Field(10, ge=1, le=1000, description="How many top entries to report.")
+    client: Literal["remote_addr", "xff_first", "xff_last"] = Field(
+        "remote_addr", description="Client identity: the peer address, or the first/last "
+                                   "X-Forwarded-For hop.")
+    share_threshold: float = Field(0.1, ge=0, le=1,
+                                   description="A client above this share is a suspect.")
+    rate_threshold: float = Field(20, ge=0, description="A client above this req/s is a suspect.")
+    spike_factor: float = Field(3, gt=1, description="A spike is >= this x the baseline rate.")
+    cache_min_requests: int = Field(100, ge=1, description="Minimum 200/304 GETs for a "
+                                                           "cacheable path.")
+
+    @field_validator("window", "bucket", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return None if v is None else parse_duration(v)
+
+
+def _timestamp(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise StepFailed(f"not a time: {value!r} (use ISO 8601 or epoch seconds)") from None
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).timestamp()
+
+
+class LogsInspect(Action):
+    name = "logs.inspect"
+    description = "Find where the traffic comes from: exact counts, timeline, spike, suspects."
+    Inputs = InspectInputs
+    mutating = False
+    rollback_support = "not-needed"
+    outputs = OUTPUTS
+
+    def check(self, ctx, inputs: InspectInputs) -> Plan:
+        from rbk_logs.analyze import Accumulator, Spec, read_block, results
+        from rbk_logs.formats import JSON_DEFAULT_FIELDS, FormatError, compile_format
+        from rbk_logs.reader import chunks, resolve, tail_lines
+
+        if inputs.bucket < 1 or inputs.bucket != int(inputs.bucket):
+            raise StepFailed(f"bucket must be a whole number of seconds, got {inputs.bucket:g}")
+        transport = ctx.host.transport
+        patterns = [inputs.path] if isinstance(inputs.path, str) else inputs.path
+        files = resolve(transport, [str(ctx.path(p)) for p in patterns])
+        try:
+            fmt = None if inputs.format == "json" else compile_format(inputs.format)
+        except FormatError as exc:
+            raise StepFailed(f"format: {exc}") from None
+        spec = Spec(fmt=fmt, json_fields={**JSON_DEFAULT_FIELDS, **inputs.json_fields},
+                    client=inputs.client, bucket=int(inputs.bucket),
+                    since=_timestamp(inputs.since), until=_timestamp(inputs.until))
+        if fmt is not None and not fmt.has_time:
+            raise StepFailed("the log format has no $time_local, $time_iso8601 or $msec")
+        if inputs.window is not None:
+            newest = self._newest(transport, files, spec, read_block, tail_lines)
+            if newest is not None:
+                start = newest - inputs.window
+                spec.since = start if spec.since is None else max(spec.since, start)
+        acc = Accumulator(spec)
+        for f in files:
+            for block in chunks(transport, f.path):
+                if ctx.cancelled.is_set():
+                    raise StepFailed("cancelled")
+                acc.add(read_block(block))
+        out = results(acc, inputs.top, {"share": inputs.share_threshold,
+                                        "rate": inputs.rate_threshold,
+                                        "spike_factor": inputs.spike_factor,
+                                        "cache_min": inputs.cache_min_requests})
+        out["files"] = [f.path for f in files]
+        return Plan(changed=False, summary=summarise(out), outputs=out)
+
+    @staticmethod
+    def _newest(transport, files, spec, read_block, tail_lines) -> float | None:
+        from rbk_logs.analyze import parse
+
+        for f in reversed(files):
+            tail = b"\n".join(tail_lines(transport, f.path)) + b"\n"
+            rows, _ = parse(read_block(tail), spec)
+            if rows.height:
+                return rows["ts"].max()
+        return None
+
+
+def summarise(out: dict[str, Any]) -> str:
+    if not out["parsed"]:
+        return (f"no parsable requests in {out['lines']} lines "
+                f"({out['malformed']['count']} malformed)")
+    parts = [f"{out['parsed']:,} requests {out['first_ts']} – {out['last_ts']} "
+             f"({out['requests_per_s']:g} req/s, peak {out['peak']['rps']}/s at "
+             f"{out['peak']['t']})"]
+    spike = out["spike"]
+    if spike.get("detected"):
+        who = spike["contributors"]["clients"][:1]
+        lead = (f" led by {who[0]['client']} ({who[0]['share_of_excess'] * 100:.0f}% of the "
+                f"extra)") if who else ""
+        parts.append(f"spike {spike['start']} – {spike['end']} "
+                     f"({format_duration(spike['duration_s'])}) at {spike['factor']}x the "
+                     f"baseline {spike['baseline_rps']:g} req/s{lead}")
+    if out["top_clients"]:
+        c = out["top_clients"][0]
+        parts.append(f"top client {c['client']} {c['share'] * 100:.1f}%")
+    if out["latency_ms"]:
+        lat = out["latency_ms"]
+        parts.append(f"p95 {lat['p95']}ms")
+    errors = out["status_class"].get("5xx", 0)
+    parts.append(f"{errors / out['parsed'] * 100:.1f}% 5xx")
+    if out["malformed"]["count"]:
+        parts.append(f"{out['malformed']['count']} malformed lines")
+    return "; ".join(parts)

@@ -1,0 +1,390 @@
+"""Streaming, exact access-log analysis with polars.
+
+Each block of lines is parsed with one anchored regex (Rust engine, all cores)
+into normalised columns, then folded into small aggregate tables (per second,
+per bucket and latency, per client, per path, ...). Memory depends on the
+number of distinct clients/paths and time buckets, never on the number of lines.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from rbk_logs.formats import JSON_DEFAULT_FIELDS, LogFormat
+
+MONTHS = {m: i for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
+SAMPLE_LIMIT = 5
+SAMPLE_CHARS = 300
+
+
+@dataclass
+class Spec:
+    """What to parse and how to aggregate."""
+
+    fmt: LogFormat | None  # None => JSON lines
+    json_fields: dict[str, str] = field(default_factory=lambda: dict(JSON_DEFAULT_FIELDS))
+    client: str = "remote_addr"  # or xff_first / xff_last
+    bucket: int = 10
+    since: float | None = None
+    until: float | None = None
+
+
+def read_block(data: bytes) -> pl.Series:
+    """One string per line (blank lines as null), invalid UTF-8 replaced, never split on quotes."""
+    df = pl.read_csv(data, has_header=False, separator="\x1f", quote_char=None,
+                     new_columns=["line"], schema={"line": pl.String}, encoding="utf8-lossy",
+                     truncate_ragged_lines=True)
+    return df.to_series().str.strip_chars_end("\r")
+
+
+def _epoch_from_time_local(col: pl.Expr) -> pl.Expr:
+    return col.str.strptime(pl.Datetime("ms", "UTC"), "%d/%b/%Y:%H:%M:%S %z",
+                            strict=False).dt.epoch("ms").cast(pl.Float64) / 1000
+
+
+def _epoch_from_iso(col: pl.Expr) -> pl.Expr:
+    return (col.str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
+            .str.to_datetime(time_zone="UTC", strict=False)
+            .dt.epoch("ms").cast(pl.Float64) / 1000)
+
+
+def _first_time(col: pl.Expr) -> pl.Expr:
+    """ms from nginx times like "0.002" or "0.002, 0.004 : 0.001" (sum of the attempts)."""
+    parts = col.str.extract_all(r"\d+(?:\.\d+)?")
+    return (parts.list.eval(pl.element().cast(pl.Float64)).list.sum() * 1000).round(0).cast(
+        pl.Int64)
+
+
+def parse(lines: pl.Series, spec: Spec) -> tuple[pl.DataFrame, pl.Series]:
+    """(normalised rows of the parsed lines, the non-blank lines that did not parse)."""
+    frame = lines.to_frame("line")
+    if spec.fmt is not None:
+        groups = frame.select(pl.col("line").str.extract_groups(spec.fmt.regex).alias("m"),
+                              pl.col("line")).unnest("m")
+        first_var = spec.fmt.variables[0]
+        ok = pl.col(first_var).is_not_null()
+        bad = groups.filter(~ok & pl.col("line").is_not_null() & (pl.col("line") != ""))
+        rows = groups.filter(ok)
+        norm = _normalise_nginx(rows, spec)
+    else:
+        f = spec.json_fields
+        cols = {k: pl.col("line").str.json_path_match(f"$.{v}") for k, v in f.items()}
+        groups = frame.with_columns(**cols)
+        ok = pl.col("time").is_not_null() & pl.col("status").is_not_null()
+        bad = groups.filter(~ok & pl.col("line").is_not_null() & (pl.col("line") != ""))
+        norm = _normalise_json(groups.filter(ok), spec)
+    # A line whose time does not convert (e.g. 31/Feb) is malformed, not a crash.
+    unparsed_time = norm.filter(pl.col("ts").is_null())
+    if unparsed_time.height:
+        bad = pl.concat([bad.select("line"), unparsed_time.select("line")])
+        norm = norm.filter(pl.col("ts").is_not_null())
+    return norm.drop("line"), bad.get_column("line")
+
+
+def _normalise_nginx(rows: pl.DataFrame, spec: Spec) -> pl.DataFrame:
+    v = set(spec.fmt.variables)  # type: ignore[union-attr]
+    null_str = pl.lit(None, dtype=pl.String)
+    if "time_local" in v:
+        ts = _epoch_from_time_local(pl.col("time_local"))
+    elif "time_iso8601" in v:
+        ts = _epoch_from_iso(pl.col("time_iso8601"))
+    elif "msec" in v:
+        ts = pl.col("msec").cast(pl.Float64, strict=False)
+    else:
+        ts = pl.lit(0.0)
+    if "request" in v:
+        method = pl.col("request").str.extract(r"^([A-Z]+) ", 1)
+        path = pl.col("request").str.extract(r"^[A-Z]+ ([^ ?]*)", 1)
+    else:
+        method = pl.col("request_method") if "request_method" in v else null_str
+        target = pl.col("request_uri") if "request_uri" in v else (
+            pl.col("uri") if "uri" in v else null_str)
+        path = target.str.extract(r"^([^?]*)", 1)
+    status = pl.col("status").cast(pl.Int32, strict=False) if "status" in v else pl.lit(None)
+    size_var = "body_bytes_sent" if "body_bytes_sent" in v else (
+        "bytes_sent" if "bytes_sent" in v else None)
+    size = pl.col(size_var).cast(pl.Int64, strict=False) if size_var else pl.lit(None)
+    rt = _first_time(pl.col("request_time")) if "request_time" in v else (
+        _first_time(pl.col("upstream_response_time")) if "upstream_response_time" in v
+        else pl.lit(None, dtype=pl.Int64))
+    xff = pl.col("http_x_forwarded_for") if "http_x_forwarded_for" in v else null_str
+    remote = pl.col("remote_addr") if "remote_addr" in v else null_str
+    return rows.select(
+        ts.alias("ts"),
+        _client(remote, xff, spec.client).alias("client"),
+        method.alias("method"),
+        path.alias("path"),
+        status.alias("status"),
+        size.alias("bytes"),
+        (pl.col("http_referer") if "http_referer" in v else null_str).alias("referer"),
+        (pl.col("http_user_agent") if "http_user_agent" in v else null_str).alias("user_agent"),
+        rt.alias("rt_ms"),
+        pl.col("line"),
+    )
+
+
+def _normalise_json(rows: pl.DataFrame, spec: Spec) -> pl.DataFrame:
+    time = pl.col("time")
+    numeric = time.cast(pl.Float64, strict=False)
+    ts = pl.when(numeric.is_not_null()).then(numeric).otherwise(
+        pl.coalesce(_epoch_from_iso(time), _epoch_from_time_local(time)))
+    request = pl.col("request")
+    method = pl.coalesce(pl.col("method"), request.str.extract(r"^([A-Z]+) ", 1))
+    path = pl.coalesce(pl.col("path").str.extract(r"^([^?]*)", 1),
+                       request.str.extract(r"^[A-Z]+ ([^ ?]*)", 1))
+    return rows.select(
+        ts.alias("ts"),
+        _client(pl.col("client"), pl.col("xff"), spec.client).alias("client"),
+        method.alias("method"), path.alias("path"),
+        pl.col("status").cast(pl.Int32, strict=False).alias("status"),
+        pl.col("bytes").cast(pl.Int64, strict=False).alias("bytes"),
+        pl.col("referer"), pl.col("user_agent"),
+        _first_time(pl.col("request_time")).alias("rt_ms"),
+        pl.col("line"),
+    )
+
+
+def _client(remote: pl.Expr, xff: pl.Expr, mode: str) -> pl.Expr:
+    if mode == "remote_addr":
+        return remote
+    hops = xff.str.split(",").list.eval(pl.element().str.strip_chars()).list.eval(
+        pl.element().filter((pl.element() != "") & (pl.element() != "-")))
+    pick = hops.list.first() if mode == "xff_first" else hops.list.last()
+    return pl.coalesce(pick, remote)
+
+
+# ---------------------------------------------------------------------------
+# accumulation
+# ---------------------------------------------------------------------------
+
+
+class Accumulator:
+    """Exact running aggregates; ``merge`` every few blocks keeps them small."""
+
+    TABLES = {
+        "per_second": ["sec"],
+        "per_bucket_rt": ["bucket", "rt_ms"],
+        "status": ["status"],
+        "clients": ["client"],
+        "client_buckets": ["client", "bucket"],
+        "paths": ["path"],
+        "path_buckets": ["path", "bucket"],
+        "user_agents": ["user_agent"],
+        "referers": ["referer"],
+    }
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.lines = 0
+        self.blank = 0
+        self.parsed = 0
+        self.malformed = 0
+        self.samples: list[str] = []
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.parts: dict[str, list[pl.DataFrame]] = {k: [] for k in self.TABLES}
+
+    def add(self, lines: pl.Series) -> None:
+        self.lines += lines.len()
+        blank = lines.is_null() | (lines == "")
+        self.blank += int(blank.sum())
+        rows, bad = parse(lines, self.spec)
+        if self.spec.since is not None:
+            rows = rows.filter(pl.col("ts") >= self.spec.since)
+        if self.spec.until is not None:
+            rows = rows.filter(pl.col("ts") < self.spec.until)
+        self.malformed += bad.len()
+        if len(self.samples) < SAMPLE_LIMIT and bad.len():
+            for line in bad.head(SAMPLE_LIMIT - len(self.samples)).to_list():
+                self.samples.append(line[:SAMPLE_CHARS])
+        if rows.height == 0:
+            return
+        self.parsed += rows.height
+        lo, hi = rows.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")).row(0)
+        self.first_ts = lo if self.first_ts is None else min(self.first_ts, lo)
+        self.last_ts = hi if self.last_ts is None else max(self.last_ts, hi)
+        b = self.spec.bucket
+        rows = rows.with_columns(
+            sec=pl.col("ts").floor().cast(pl.Int64),
+            bucket=(pl.col("ts") // b * b).cast(pl.Int64),
+            err5=(pl.col("status") >= 500) & (pl.col("status") < 600),
+            cacheable=pl.col("method").is_in(["GET", "HEAD"])
+            & pl.col("status").is_in([200, 304]),
+        )
+        n = pl.len().alias("n")
+        p = self.parts
+        p["per_second"].append(rows.group_by("sec").agg(n, pl.col("err5").sum().alias("e5")))
+        p["per_bucket_rt"].append(rows.group_by("bucket", "rt_ms").agg(n))
+        p["status"].append(rows.group_by("status").agg(n))
+        p["clients"].append(rows.group_by("client").agg(n))
+        p["client_buckets"].append(rows.group_by("client", "bucket").agg(n))
+        p["paths"].append(rows.group_by("path").agg(
+            n, pl.col("cacheable").sum().alias("ok_get"),
+            pl.col("method").is_in(["GET", "HEAD"]).sum().alias("get")))
+        p["path_buckets"].append(rows.group_by("path", "bucket").agg(n))
+        p["user_agents"].append(rows.group_by("user_agent").agg(n))
+        p["referers"].append(rows.group_by("referer").agg(n))
+        if len(p["clients"]) >= 8:
+            self.merge()
+
+    def merge(self) -> None:
+        for name, keys in self.TABLES.items():
+            parts = self.parts[name]
+            if len(parts) > 1:
+                both = pl.concat(parts, how="vertical_relaxed")
+                sums = [pl.col(c).sum() for c in both.columns if c not in keys]
+                self.parts[name] = [both.group_by(keys).agg(sums)]
+
+    def table(self, name: str) -> pl.DataFrame:
+        self.merge()
+        parts = self.parts[name]
+        return parts[0] if parts else pl.DataFrame()
+
+
+# ---------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------
+
+
+def percentile_from_hist(values: list[int], counts: list[int], q: float) -> int | None:
+    """Exact nearest-rank percentile from a value -> count histogram."""
+    total = sum(counts)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(q / 100 * total))
+    seen = 0
+    for value, count in sorted(zip(values, counts, strict=True)):
+        seen += count
+        if seen >= rank:
+            return value
+    return None  # pragma: no cover
+
+
+def _top(df: pl.DataFrame, key: str, top: int, total: int) -> list[dict[str, Any]]:
+    if df.height == 0:
+        return []
+    rows = df.sort(["n", key], descending=[True, False], nulls_last=True).head(top)
+    return [{key: k, "requests": n, "share": round(n / total, 4)}
+            for k, n in zip(rows[key].to_list(), rows["n"].to_list(), strict=True)]
+
+
+def results(acc: Accumulator, top: int, thresholds: dict[str, float]) -> dict[str, Any]:
+    from rbk_logs.spike import detect_spike
+
+    spec = acc.spec
+    b = spec.bucket
+    total = acc.parsed
+    out: dict[str, Any] = {
+        "lines": acc.lines, "parsed": total, "blank": acc.blank,
+        "malformed": {"count": acc.malformed, "samples": acc.samples},
+        "first_ts": _iso(acc.first_ts), "last_ts": _iso(acc.last_ts),
+    }
+    if total == 0:
+        out.update(requests_per_s=0.0, peak=None, timeline=[], status={}, status_class={},
+                   top_clients=[], top_paths=[], top_user_agents=[], top_referers=[],
+                   latency_ms=None, spike={"detected": False}, suspects=[], cacheable_paths=[])
+        return out
+    span = max(acc.last_ts - acc.first_ts, 1.0)
+    out["requests_per_s"] = round(total / span, 3)
+    per_sec = acc.table("per_second").sort("sec")
+    peak = per_sec.sort(["n", "sec"], descending=[True, False]).row(0, named=True)
+    out["peak"] = {"t": _iso(peak["sec"]), "rps": peak["n"]}
+
+    hist = acc.table("per_bucket_rt")
+    per_bucket = per_sec.with_columns(bucket=pl.col("sec") // b * b).group_by("bucket").agg(
+        pl.col("n").sum(), pl.col("e5").sum()).sort("bucket")
+    has_rt = hist.filter(pl.col("rt_ms").is_not_null()).height > 0
+    p95: dict[int, int | None] = {}
+    if has_rt:
+        for (bucket,), g in hist.filter(pl.col("rt_ms").is_not_null()).group_by(["bucket"]):
+            p95[bucket] = percentile_from_hist(g["rt_ms"].to_list(), g["n"].to_list(), 95)
+    out["timeline"] = [{"t": _iso(r["bucket"]), "requests": r["n"], "errors_5xx": r["e5"],
+                        "p95_ms": p95.get(r["bucket"])}
+                       for r in per_bucket.iter_rows(named=True)]
+
+    status = acc.table("status").sort("status")
+    out["status"] = {str(s): n for s, n in zip(status["status"].to_list(),
+                                               status["n"].to_list(), strict=True)}
+    classes: dict[str, int] = {}
+    for s, n in out["status"].items():
+        classes[f"{s[0]}xx"] = classes.get(f"{s[0]}xx", 0) + n
+    out["status_class"] = classes
+
+    clients = acc.table("clients")
+    cb = acc.table("client_buckets")
+    top_clients = _top(clients, "client", top, total)
+    names = [c["client"] for c in top_clients]
+    peaks = dict(cb.filter(pl.col("client").is_in(names)).group_by("client").agg(
+        pl.col("n").max()).iter_rows())
+    for c in top_clients:
+        c["rps_peak"] = round(peaks.get(c["client"], 0) / b, 3)
+    out["top_clients"] = top_clients
+    paths = acc.table("paths")
+    out["top_paths"] = _top(paths.select("path", "n"), "path", top, total)
+    out["top_user_agents"] = _top(acc.table("user_agents"), "user_agent", top, total)
+    out["top_referers"] = _top(acc.table("referers"), "referer", top, total)
+
+    if has_rt:
+        h = hist.filter(pl.col("rt_ms").is_not_null()).group_by("rt_ms").agg(pl.col("n").sum())
+        vals, cnts = h["rt_ms"].to_list(), h["n"].to_list()
+        out["latency_ms"] = {f"p{q}": percentile_from_hist(vals, cnts, q)
+                             for q in (50, 90, 95, 99)} | {"max": max(vals)}
+    else:
+        out["latency_ms"] = None
+
+    out["spike"] = detect_spike(per_bucket, cb, acc.table("path_buckets"), b,
+                                thresholds["spike_factor"], top)
+    out["suspects"] = _suspects(top_clients, out["spike"], thresholds)
+    out["cacheable_paths"] = _cacheable(paths, top, thresholds)
+    return out
+
+
+def _suspects(top_clients: list[dict[str, Any]], spike: dict[str, Any],
+              thresholds: dict[str, float]) -> list[dict[str, Any]]:
+    out = []
+    contributors = {c["client"]: c for c in spike.get("contributors", {}).get("clients", [])}
+    for c in top_clients:
+        why = []
+        if c["share"] >= thresholds["share"]:
+            why.append(f"{c['share'] * 100:.1f}% of all requests (threshold "
+                       f"{thresholds['share'] * 100:.0f}%)")
+        if c["rps_peak"] >= thresholds["rate"]:
+            why.append(f"peak {c['rps_peak']:g} req/s (threshold {thresholds['rate']:g})")
+        if c["client"] in contributors and contributors[c["client"]]["share_of_excess"] >= 0.25:
+            why.append(f"{contributors[c['client']]['share_of_excess'] * 100:.0f}% of the "
+                       f"spike's extra traffic")
+        if why:
+            out.append({"client": c["client"], "requests": c["requests"], "share": c["share"],
+                        "rps_peak": c["rps_peak"], "why": "; ".join(why)})
+    return out
+
+
+def _cacheable(paths: pl.DataFrame, top: int, thresholds: dict[str, float]) -> list[dict[str, Any]]:
+    rows = paths.filter((pl.col("get") > 0) & (pl.col("ok_get") >= thresholds["cache_min"])
+                        & (pl.col("ok_get") / pl.col("n") >= 0.9) & pl.col("path").is_not_null())
+    rows = rows.sort(["ok_get", "path"], descending=[True, False]).head(top)
+    return [{"path": p, "requests": n, "ok_get": ok, "static": _static(p)}
+            for p, n, ok in zip(rows["path"].to_list(), rows["n"].to_list(),
+                                rows["ok_get"].to_list(), strict=True)]
+
+
+_STATIC = (".js", ".css", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".woff", ".woff2",
+           ".ttf", ".webp", ".avif", ".map", ".txt", ".pdf", ".mp4", ".webm")
+
+
+def _static(path: str) -> bool:
+    return path.lower().endswith(_STATIC)
+
+
+def _iso(ts: float | int | None) -> str | None:
+    if ts is None:
+        return None
+    import datetime as dt
+
+    t = dt.datetime.fromtimestamp(ts, dt.UTC)
+    return t.isoformat(timespec="milliseconds" if ts % 1 else "seconds").replace("+00:00", "Z")

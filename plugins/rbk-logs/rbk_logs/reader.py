@@ -1,0 +1,89 @@
+"""Reading log files through a host's transport: rotated sets in time order, gzip, chunks.
+
+Files are streamed in blocks that end on a line boundary, so memory stays flat
+whatever the file size, and a remote file is never copied whole.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+from rbk.errors import StepFailed
+
+CHUNK = 8 * 1024 * 1024
+_ROTATION = re.compile(r"\.(\d+)(?:\.gz)?$")
+
+
+def rotation_index(path: str) -> int:
+    """access.log -> 0, access.log.1 -> 1, access.log.2.gz -> 2."""
+    m = _ROTATION.search(path)
+    return int(m.group(1)) if m else 0
+
+
+def resolve(transport: Any, patterns: list[str]) -> list[Any]:
+    """Files for the patterns, oldest first: by rotation number, then mtime."""
+    files = {}
+    for pattern in patterns:
+        found = transport.glob(pattern)
+        if not found:
+            raise StepFailed(f"no log file matches {pattern!r}")
+        for f in found:
+            files[f.path] = f
+    return sorted(files.values(), key=lambda f: (-rotation_index(f.path), f.mtime, f.path))
+
+
+def chunks(transport: Any, path: str, size: int = CHUNK) -> Iterator[bytes]:
+    """Blocks of whole lines (the last block may lack a final newline)."""
+    gz = path.endswith(".gz")
+    stream = transport.open_read(path)
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gz else None
+    rest = b""
+    try:
+        while True:
+            block = stream.read(size)
+            if not block:
+                break
+            if inflate is not None:
+                try:
+                    block = inflate.decompress(block)
+                    while inflate.eof and inflate.unused_data:  # concatenated gzip members
+                        tail = inflate.unused_data
+                        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                        block += inflate.decompress(tail)
+                except zlib.error as exc:
+                    raise StepFailed(f"{path}: corrupt gzip data ({exc})") from None
+            data = rest + block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                rest = data
+                continue
+            yield data[: cut + 1]
+            rest = data[cut + 1:]
+        if rest:
+            yield rest
+    finally:
+        stream.close()
+
+
+def tail_lines(transport: Any, path: str, want: int = 64) -> list[bytes]:
+    """The last lines of a file (for the newest timestamp), cheaply for plain files."""
+    if path.endswith(".gz"):
+        last = b""
+        for block in chunks(transport, path):
+            last = (last + block)[-256 * 1024:]
+        return last.splitlines()[-want:]
+    stream = transport.open_read(path)
+    try:
+        try:
+            stream.seek(0, 2)
+            end = stream.tell()
+            stream.seek(max(0, end - 256 * 1024))
+        except (OSError, AttributeError):
+            pass
+        data = b"".join(iter(lambda: stream.read(1024 * 1024), b""))
+    finally:
+        stream.close()
+    return data.splitlines()[-want:]
