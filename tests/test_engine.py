@@ -257,3 +257,16 @@ def test_journal_records_each_step_before_it_acts(fake):
     assert kinds.index("step_applying") < kinds.index("step_applied")
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
     assert json.loads(outcome.journal.read_text().splitlines()[0])["run"]["runbook"]["name"] == "x"
+
+
+def test_redaction_masks_url_credentials_and_stays_fast_on_huge_values():
+    import time
+
+    from rbk.redact import Redactor
+
+    r = Redactor(["s3cr3t-value"])
+    assert r.text("post to https://bob:pw@hooks.example/x?k=s3cr3t-value") == \
+        "post to https://********@hooks.example/x?k=********"
+    start = time.monotonic()
+    r.text("a" * 200_000 + "://x@" + "b" * 200_000)
+    assert time.monotonic() - start < 1

@@ -45,6 +45,7 @@ class RunStore:
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir
         self.path = state_dir / "runs.db"
+        state_dir.mkdir(parents=True, exist_ok=True)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=10)
