@@ -83,7 +83,7 @@ class LogsInspect(Action):
     outputs = OUTPUTS
 
     def check(self, ctx, inputs: InspectInputs) -> Plan:
-        from rbk_logs.analyze import Accumulator, Spec, read_block, results
+        from rbk_logs.analyze import Accumulator, Spec, WindowCounter, read_block, results
         from rbk_logs.formats import JSON_DEFAULT_FIELDS, FormatError, compile_format
         from rbk_logs.reader import chunks, resolve, tail_lines
 
@@ -106,16 +106,27 @@ class LogsInspect(Action):
             if newest is not None:
                 start = newest - inputs.window
                 spec.since = start if spec.since is None else max(spec.since, start)
+        def blocks():
+            for f in files:
+                for block in chunks(transport, f.path):
+                    if ctx.cancelled.is_set():
+                        raise StepFailed("cancelled")
+                    yield read_block(block)
+
         acc = Accumulator(spec)
-        for f in files:
-            for block in chunks(transport, f.path):
-                if ctx.cancelled.is_set():
-                    raise StepFailed("cancelled")
-                acc.add(read_block(block))
+        for lines in blocks():
+            acc.add(lines)
+
+        def second_pass(start: float, end: float) -> WindowCounter:
+            counter = WindowCounter(spec, start, end)
+            for lines in blocks():
+                counter.add(lines)
+            return counter
+
         out = results(acc, inputs.top, {"share": inputs.share_threshold,
                                         "rate": inputs.rate_threshold,
                                         "spike_factor": inputs.spike_factor,
-                                        "cache_min": inputs.cache_min_requests})
+                                        "cache_min": inputs.cache_min_requests}, second_pass)
         out["files"] = [f.path for f in files]
         return Plan(changed=False, summary=summarise(out), outputs=out)
 

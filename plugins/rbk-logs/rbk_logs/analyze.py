@@ -164,19 +164,24 @@ def _client(remote: pl.Expr, xff: pl.Expr, mode: str) -> pl.Expr:
 
 
 class Accumulator:
-    """Exact running aggregates; ``merge`` every few blocks keeps them small."""
+    """Exact running aggregates whose size depends on distinct values, not on lines.
+
+    A client's peak rate needs per-(client, bucket) counts; keeping them all would
+    grow with the log. Lines arrive in time order, so buckets older than
+    ``HORIZON`` seconds before the newest line are final: they are folded into a
+    per-client running maximum and dropped.
+    """
 
     TABLES = {
         "per_second": ["sec"],
-        "per_bucket_rt": ["bucket", "rt_ms"],
+        "latency": ["rt_ms"],
         "status": ["status"],
         "clients": ["client"],
-        "client_buckets": ["client", "bucket"],
         "paths": ["path"],
-        "path_buckets": ["path", "bucket"],
         "user_agents": ["user_agent"],
         "referers": ["referer"],
     }
+    HORIZON = 120
 
     def __init__(self, spec: Spec):
         self.spec = spec
@@ -184,10 +189,18 @@ class Accumulator:
         self.blank = 0
         self.parsed = 0
         self.malformed = 0
+        self.late = 0
         self.samples: list[str] = []
         self.first_ts: float | None = None
         self.last_ts: float | None = None
         self.parts: dict[str, list[pl.DataFrame]] = {k: [] for k in self.TABLES}
+        self.open_buckets = pl.DataFrame(schema={"client": pl.String, "bucket": pl.Int64,
+                                                 "n": pl.UInt32})
+        self.client_peak = pl.DataFrame(schema={"client": pl.String, "peak": pl.UInt32})
+        self.open_rt = pl.DataFrame(schema={"bucket": pl.Int64, "rt_ms": pl.Int64,
+                                            "n": pl.UInt32})
+        self.bucket_p95: list[pl.DataFrame] = []
+        self.final_before: int | None = None  # buckets < this are final
 
     def add(self, lines: pl.Series) -> None:
         self.lines += lines.len()
@@ -209,28 +222,70 @@ class Accumulator:
         self.first_ts = lo if self.first_ts is None else min(self.first_ts, lo)
         self.last_ts = hi if self.last_ts is None else max(self.last_ts, hi)
         b = self.spec.bucket
-        rows = rows.with_columns(
+        rows = rows.lazy().with_columns(
             sec=pl.col("ts").floor().cast(pl.Int64),
             bucket=(pl.col("ts") // b * b).cast(pl.Int64),
             err5=(pl.col("status") >= 500) & (pl.col("status") < 600),
-            cacheable=pl.col("method").is_in(["GET", "HEAD"])
-            & pl.col("status").is_in([200, 304]),
-        )
+            get=pl.col("method").is_in(["GET", "HEAD"]),
+        ).with_columns(cacheable=pl.col("get") & pl.col("status").is_in([200, 304]))
         n = pl.len().alias("n")
-        p = self.parts
-        p["per_second"].append(rows.group_by("sec").agg(n, pl.col("err5").sum().alias("e5")))
-        p["per_bucket_rt"].append(rows.group_by("bucket", "rt_ms").agg(n))
-        p["status"].append(rows.group_by("status").agg(n))
-        p["clients"].append(rows.group_by("client").agg(n))
-        p["client_buckets"].append(rows.group_by("client", "bucket").agg(n))
-        p["paths"].append(rows.group_by("path").agg(
-            n, pl.col("cacheable").sum().alias("ok_get"),
-            pl.col("method").is_in(["GET", "HEAD"]).sum().alias("get")))
-        p["path_buckets"].append(rows.group_by("path", "bucket").agg(n))
-        p["user_agents"].append(rows.group_by("user_agent").agg(n))
-        p["referers"].append(rows.group_by("referer").agg(n))
-        if len(p["clients"]) >= 8:
+        queries = {
+            "per_second": rows.group_by("sec").agg(n, pl.col("err5").sum().alias("e5")),
+            "bucket_rt": rows.filter(pl.col("rt_ms").is_not_null())
+            .group_by("bucket", "rt_ms").agg(n),
+            "status": rows.group_by("status").agg(n),
+            "client_buckets": rows.group_by("client", "bucket").agg(n),
+            "paths": rows.group_by("path").agg(n, pl.col("cacheable").sum().alias("ok_get"),
+                                               pl.col("get").sum().alias("get")),
+            "user_agents": rows.group_by("user_agent").agg(n),
+            "referers": rows.group_by("referer").agg(n),
+        }
+        done = dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
+        client_buckets = done.pop("client_buckets")
+        bucket_rt = done.pop("bucket_rt")
+        for name, frame in done.items():
+            self.parts[name].append(frame)
+        self.parts["clients"].append(client_buckets.group_by("client").agg(pl.col("n").sum()))
+        self.parts["latency"].append(bucket_rt.group_by("rt_ms").agg(pl.col("n").sum()))
+        horizon = int(hi) - self.HORIZON
+        self._fold_latency(bucket_rt, horizon)
+        self._fold_peaks(client_buckets, horizon)
+        if len(self.parts["clients"]) >= 8:
             self.merge()
+
+    def _fold_peaks(self, client_buckets: pl.DataFrame, horizon: int) -> None:
+        if self.final_before is not None:
+            late = client_buckets.filter(pl.col("bucket") < self.final_before)
+            self.late += int(late["n"].sum() or 0)
+        both = pl.concat([self.open_buckets, client_buckets.cast({"n": pl.UInt32})])
+        both = both.group_by("client", "bucket").agg(pl.col("n").sum())
+        final = both.filter(pl.col("bucket") < horizon)
+        self.open_buckets = both.filter(pl.col("bucket") >= horizon)
+        self.final_before = max(horizon, self.final_before or horizon)
+        if final.height:
+            peaks = final.group_by("client").agg(pl.col("n").max().alias("peak"))
+            self.client_peak = pl.concat([self.client_peak, peaks]).group_by("client").agg(
+                pl.col("peak").max())
+
+    def _fold_latency(self, bucket_rt: pl.DataFrame, horizon: int) -> None:
+        both = pl.concat([self.open_rt, bucket_rt.cast({"n": pl.UInt32})])
+        both = both.group_by("bucket", "rt_ms").agg(pl.col("n").sum())
+        final = both.filter(pl.col("bucket") < horizon)
+        self.open_rt = both.filter(pl.col("bucket") >= horizon)
+        if final.height:
+            self.bucket_p95.append(p95_per_bucket(final))
+
+    def p95(self) -> dict[int, int]:
+        """bucket -> exact 95th percentile latency (nearest rank) of its requests."""
+        frames = [*self.bucket_p95, p95_per_bucket(self.open_rt)]
+        # A bucket split by late lines appears twice; keep the larger (conservative).
+        merged = pl.concat(frames).group_by("bucket").agg(pl.col("p95").max())
+        return dict(merged.iter_rows())
+
+    def peaks(self) -> pl.DataFrame:
+        """client -> the most requests it sent in one bucket."""
+        rest = self.open_buckets.group_by("client").agg(pl.col("n").max().alias("peak"))
+        return pl.concat([self.client_peak, rest]).group_by("client").agg(pl.col("peak").max())
 
     def merge(self) -> None:
         for name, keys in self.TABLES.items():
@@ -246,9 +301,52 @@ class Accumulator:
         return parts[0] if parts else pl.DataFrame()
 
 
+class WindowCounter:
+    """Second pass over the spike window only: requests per client and per path inside it."""
+
+    def __init__(self, spec: Spec, start: float, end: float):
+        self.spec, self.start, self.end = spec, start, end
+        self.clients: list[pl.DataFrame] = []
+        self.paths: list[pl.DataFrame] = []
+
+    def overlaps(self, lines: pl.Series) -> bool:
+        """Cheap test on the block's first and last parsable lines (logs are in time order)."""
+        edge = pl.concat([lines.head(20), lines.tail(20)])
+        rows, _ = parse(edge, self.spec)
+        if rows.height == 0:
+            return True
+        lo, hi = rows["ts"].min(), rows["ts"].max()
+        return not (hi < self.start - Accumulator.HORIZON or lo >= self.end + Accumulator.HORIZON)
+
+    def add(self, lines: pl.Series) -> None:
+        if not self.overlaps(lines):
+            return
+        rows, _ = parse(lines, self.spec)
+        # The spike window lies inside since/until (it was found in data filtered by them).
+        rows = rows.filter((pl.col("ts") >= self.start) & (pl.col("ts") < self.end))
+        self.clients.append(rows.group_by("client").agg(pl.len().alias("spike")))
+        self.paths.append(rows.group_by("path").agg(pl.len().alias("spike")))
+
+    def table(self, key: str) -> pl.DataFrame:
+        parts = self.clients if key == "client" else self.paths
+        if not parts:
+            return pl.DataFrame(schema={key: pl.String, "spike": pl.UInt32})
+        return pl.concat(parts).group_by(key).agg(pl.col("spike").sum())
+
+
 # ---------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------
+
+
+def p95_per_bucket(hist: pl.DataFrame) -> pl.DataFrame:
+    """bucket, p95 from a (bucket, rt_ms, n) histogram: exact nearest-rank percentile."""
+    if hist.height == 0:
+        return pl.DataFrame(schema={"bucket": pl.Int64, "p95": pl.Int64})
+    ranked = hist.sort("bucket", "rt_ms").with_columns(
+        cum=pl.col("n").cum_sum().over("bucket"), total=pl.col("n").sum().over("bucket"))
+    hits = ranked.filter(pl.col("cum") >= (pl.col("total") * 0.95).ceil())
+    return hits.group_by("bucket").agg(pl.col("rt_ms").first().alias("p95"))
 
 
 def percentile_from_hist(values: list[int], counts: list[int], q: float) -> int | None:
@@ -273,8 +371,11 @@ def _top(df: pl.DataFrame, key: str, top: int, total: int) -> list[dict[str, Any
             for k, n in zip(rows[key].to_list(), rows["n"].to_list(), strict=True)]
 
 
-def results(acc: Accumulator, top: int, thresholds: dict[str, float]) -> dict[str, Any]:
-    from rbk_logs.spike import detect_spike
+def results(acc: Accumulator, top: int, thresholds: dict[str, float],
+            second_pass: Any = None) -> dict[str, Any]:
+    """All outputs. ``second_pass(start, end)`` re-reads the spike window only and returns
+    a filled :class:`WindowCounter`, for the spike's contributors."""
+    from rbk_logs.spike import add_contributors, detect_spike
 
     spec = acc.spec
     b = spec.bucket
@@ -295,14 +396,11 @@ def results(acc: Accumulator, top: int, thresholds: dict[str, float]) -> dict[st
     peak = per_sec.sort(["n", "sec"], descending=[True, False]).row(0, named=True)
     out["peak"] = {"t": _iso(peak["sec"]), "rps": peak["n"]}
 
-    hist = acc.table("per_bucket_rt")
+    latency = acc.table("latency")
     per_bucket = per_sec.with_columns(bucket=pl.col("sec") // b * b).group_by("bucket").agg(
         pl.col("n").sum(), pl.col("e5").sum()).sort("bucket")
-    has_rt = hist.filter(pl.col("rt_ms").is_not_null()).height > 0
-    p95: dict[int, int | None] = {}
-    if has_rt:
-        for (bucket,), g in hist.filter(pl.col("rt_ms").is_not_null()).group_by(["bucket"]):
-            p95[bucket] = percentile_from_hist(g["rt_ms"].to_list(), g["n"].to_list(), 95)
+    has_rt = latency.height > 0
+    p95 = acc.p95() if has_rt else {}
     out["timeline"] = [{"t": _iso(r["bucket"]), "requests": r["n"], "errors_5xx": r["e5"],
                         "p95_ms": p95.get(r["bucket"])}
                        for r in per_bucket.iter_rows(named=True)]
@@ -316,11 +414,9 @@ def results(acc: Accumulator, top: int, thresholds: dict[str, float]) -> dict[st
     out["status_class"] = classes
 
     clients = acc.table("clients")
-    cb = acc.table("client_buckets")
     top_clients = _top(clients, "client", top, total)
     names = [c["client"] for c in top_clients]
-    peaks = dict(cb.filter(pl.col("client").is_in(names)).group_by("client").agg(
-        pl.col("n").max()).iter_rows())
+    peaks = dict(acc.peaks().filter(pl.col("client").is_in(names)).iter_rows())
     for c in top_clients:
         c["rps_peak"] = round(peaks.get(c["client"], 0) / b, 3)
     out["top_clients"] = top_clients
@@ -330,15 +426,24 @@ def results(acc: Accumulator, top: int, thresholds: dict[str, float]) -> dict[st
     out["top_referers"] = _top(acc.table("referers"), "referer", top, total)
 
     if has_rt:
-        h = hist.filter(pl.col("rt_ms").is_not_null()).group_by("rt_ms").agg(pl.col("n").sum())
-        vals, cnts = h["rt_ms"].to_list(), h["n"].to_list()
+        vals, cnts = latency["rt_ms"].to_list(), latency["n"].to_list()
         out["latency_ms"] = {f"p{q}": percentile_from_hist(vals, cnts, q)
                              for q in (50, 90, 95, 99)} | {"max": max(vals)}
     else:
         out["latency_ms"] = None
 
-    out["spike"] = detect_spike(per_bucket, cb, acc.table("path_buckets"), b,
-                                thresholds["spike_factor"], top)
+    out["spike"] = detect_spike(per_bucket, b, thresholds["spike_factor"])
+    out["late_lines"] = acc.late
+    if out["spike"]["detected"]:
+        start, end, _ = out["spike"]["_window"]
+        counter = second_pass(start, end) if second_pass else None
+        if counter is not None:
+            add_contributors(out["spike"], {"client": clients, "path": paths.select("path", "n")},
+                             {"client": counter.table("client"), "path": counter.table("path")},
+                             top)
+        else:
+            out["spike"].pop("_window")
+            out["spike"]["contributors"] = {"clients": [], "paths": []}
     out["suspects"] = _suspects(top_clients, out["spike"], thresholds)
     out["cacheable_paths"] = _cacheable(paths, top, thresholds)
     return out

@@ -35,8 +35,9 @@ def resolve(transport: Any, patterns: list[str]) -> list[Any]:
     return sorted(files.values(), key=lambda f: (-rotation_index(f.path), f.mtime, f.path))
 
 
-def chunks(transport: Any, path: str, size: int = CHUNK) -> Iterator[bytes]:
+def chunks(transport: Any, path: str, size: int | None = None) -> Iterator[bytes]:
     """Blocks of whole lines (the last block may lack a final newline)."""
+    size = size or CHUNK
     gz = path.endswith(".gz")
     stream = transport.open_read(path)
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gz else None

@@ -10,9 +10,7 @@ import polars as pl
 MIN_BUCKETS = 6
 
 
-def detect_spike(per_bucket: pl.DataFrame, client_buckets: pl.DataFrame,
-                 path_buckets: pl.DataFrame, bucket: int, factor: float,
-                 top: int) -> dict[str, Any]:
+def detect_spike(per_bucket: pl.DataFrame, bucket: int, factor: float) -> dict[str, Any]:
     """The contiguous run of buckets whose rate is >= ``factor`` x baseline with the most
     extra requests. Baseline = median bucket rate outside that run."""
     from rbk_logs.analyze import _iso
@@ -57,23 +55,31 @@ def detect_spike(per_bucket: pl.DataFrame, client_buckets: pl.DataFrame,
         "start": _iso(start), "end": _iso(end), "duration_s": duration,
         "factor": round(mean_spike / base, 2) if base else None,
         "baseline_rps": round(base, 3), "peak_rps": round(max(spike_rates), 3),
-        "contributors": {
-            "clients": _contributors(client_buckets, "client", start, end, duration,
-                                     base_duration, top),
-            "paths": _contributors(path_buckets, "path", start, end, duration,
-                                   base_duration, top),
-        },
+        "_window": (start, end, base_duration),
     }
 
 
-def _contributors(table: pl.DataFrame, key: str, start: int, end: int, duration: int,
-                  base_duration: int, top: int) -> list[dict[str, Any]]:
+def add_contributors(spike: dict[str, Any], totals: dict[str, pl.DataFrame],
+                     in_window: dict[str, pl.DataFrame], top: int) -> None:
+    """Clients and paths whose growth explains the spike: requests in the window beyond
+    what their own rate outside it predicts, largest first."""
+    start, end, base_duration = spike.pop("_window")
+    spike["contributors"] = {
+        key: _contributors(totals[key].join(in_window[key], on=key, how="left")
+                           .with_columns(pl.col("spike").fill_null(0)),
+                           key, end - start, base_duration, top)
+        for key in ("client", "path")
+    }
+    spike["contributors"]["clients"] = spike["contributors"].pop("client")
+    spike["contributors"]["paths"] = spike["contributors"].pop("path")
+
+
+def _contributors(table: pl.DataFrame, key: str, duration: int, base_duration: int,
+                  top: int) -> list[dict[str, Any]]:
+    """``table``: key, n (all requests), spike (requests inside the window)."""
     if table.height == 0:
         return []
-    in_spike = (pl.col("bucket") >= start) & (pl.col("bucket") < end)
-    per_key = table.group_by(key).agg(
-        pl.col("n").filter(in_spike).sum().alias("spike"),
-        pl.col("n").filter(~in_spike).sum().alias("base"))
+    per_key = table.with_columns(base=pl.col("n") - pl.col("spike"))
     expected = (pl.col("base") / base_duration * duration) if base_duration > 0 else pl.lit(0)
     per_key = per_key.with_columns(excess=pl.col("spike") - expected).filter(pl.col("excess") > 0)
     total_excess = per_key["excess"].sum() or 0

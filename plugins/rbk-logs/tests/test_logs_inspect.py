@@ -65,6 +65,23 @@ def test_counts_equal_an_independent_computation(rbk_runbook, tmp_path):
     assert out["first_ts"] == "2026-12-03T09:00:00Z"
 
 
+@pytest.mark.parametrize("chunk", [16384, 262144])
+def test_exact_across_many_blocks(rbk_runbook, tmp_path, monkeypatch, chunk):
+    """Small blocks: bucket peaks, p95s and the spike window span block boundaries."""
+    import rbk_logs.reader
+
+    monkeypatch.setattr(rbk_logs.reader, "CHUNK", chunk)
+    lines = spike_log(minutes=20, spike_from=15)
+    log = write(tmp_path / "access.log", lines)
+    out = inspect(rbk_runbook, tmp_path, path=str(log))
+    assert_matches_reference(out, reference([x.encode() for x in lines]))
+    assert out["late_lines"] == 0
+    assert out["spike"]["contributors"]["clients"][0]["client"] == "203.0.113.9"
+    monkeypatch.undo()
+    whole = inspect(rbk_runbook, tmp_path, path=str(log))
+    assert whole["spike"] == out["spike"]
+
+
 def test_spike_window_and_contributors(rbk_runbook, tmp_path):
     log = write(tmp_path / "access.log", spike_log(minutes=20, spike_from=15))
     out = inspect(rbk_runbook, tmp_path, path=str(log))
