@@ -5,6 +5,7 @@ from rbk import hookimpl
 
 @hookimpl
 def rbk_actions(register):
-    from rbk_logs.actions import LogsInspect
+    from rbk_logs.actions import LogsInspect, SlowQueries
 
     register(LogsInspect)
+    register(SlowQueries)

@@ -168,3 +168,70 @@ def summarise(out: dict[str, Any]) -> str:
     if out["malformed"]["count"]:
         parts.append(f"{out['malformed']['count']} malformed lines")
     return "; ".join(parts)
+
+
+class SlowInputs(StrictInputs):
+    path: str | list[str] = Field(description="Slow log file(s) or glob(s), rotated/.gz allowed.")
+    engine: Literal["mysql", "postgresql"] = Field(description="Log flavour.")
+    window: float | None = Field(None, description=(
+        "The incident window: the last N seconds (e.g. 15m) before the newest query; the "
+        "rest is the baseline each fingerprint is compared with."))
+    top: int = Field(10, ge=1, le=1000)
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return None if v is None else parse_duration(v)
+
+
+class SlowQueries(Action):
+    name = "logs.slow_queries"
+    description = "Digest MySQL/PostgreSQL slow query logs: top fingerprints by total time."
+    Inputs = SlowInputs
+    mutating = False
+    rollback_support = "not-needed"
+    outputs = {
+        "files": "files read", "queries": "slow queries read",
+        "first_ts": "first query time", "last_ts": "last query time",
+        "incident_since": "start of the incident window (when window is set)",
+        "top": "[{fingerprint, example, count, total_s, mean_ms, p95_ms, max_ms, "
+               "rows_examined, baseline, incident, change}] by total time",
+    }
+
+    def check(self, ctx, inputs: SlowInputs) -> Plan:
+        from rbk_logs.analyze import _iso
+        from rbk_logs.reader import chunks, resolve
+        from rbk_logs.slow import digest, parse_mysql, parse_postgres
+
+        transport = ctx.host.transport
+        patterns = [inputs.path] if isinstance(inputs.path, str) else inputs.path
+        files = resolve(transport, [str(ctx.path(p)) for p in patterns])
+
+        def lines():
+            for f in files:
+                for block in chunks(transport, f.path):  # blocks end on a line boundary
+                    for line in block.split(b"\n"):
+                        yield line.decode("utf-8", "replace")
+
+        parser = parse_mysql if inputs.engine == "mysql" else parse_postgres
+        incident_since = None
+        if inputs.window is not None:
+            newest = None
+            for q in parser(lines()):
+                if q.ts is not None:
+                    newest = q.ts if newest is None else max(newest, q.ts)
+            incident_since = None if newest is None else newest - inputs.window
+        first_last: list[float | None] = [None, None]
+        count, top = digest(parser(lines()), incident_since, inputs.top, first_last)
+        out = {"files": [f.path for f in files], "queries": count,
+               "first_ts": _iso(first_last[0]), "last_ts": _iso(first_last[1]),
+               "incident_since": _iso(incident_since), "top": top}
+        if not top:
+            summary = f"no slow queries in {len(files)} file(s)"
+        else:
+            t = top[0]
+            change = f", {t['change']}x its baseline rate" if t.get("change") else ""
+            summary = (f"{count} slow queries, {len(top)} top fingerprints; heaviest: "
+                       f"{t['count']}x {t['fingerprint'][:80]!r} = {t['total_s']}s total, "
+                       f"p95 {t['p95_ms']}ms{change}")
+        return Plan(changed=False, summary=summary, outputs=out)
