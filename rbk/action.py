@@ -84,6 +84,11 @@ class Plan:
     #: How far *this* change can be undone, when it differs from the action's
     #: ``rollback_support`` (e.g. a shell step with or without ``undo``).
     rollback: RollbackSupport | None = None
+    #: Time series for reports: ``{"title", "unit", "points": [[label, value], ...]}``;
+    #: text and markdown show a sparkline, html a chart.
+    charts: list[dict[str, Any]] = field(default_factory=list)
+    #: Findings as tables for reports: ``{"title", "columns": [...], "rows": [[...], ...]}``.
+    tables: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +103,8 @@ class Plan:
             "before": self.before,
             "after": self.after,
             "outputs": dict(self.outputs),
+            "charts": list(self.charts),
+            "tables": list(self.tables),
         }
 
 

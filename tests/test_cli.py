@@ -131,3 +131,16 @@ def test_traffic_spike_dry_run_on_example_incident(rbk_home):
     diff = steps["limits"]["hosts"]["localhost"]["plan"]["diff"]
     assert "+deny 203.0.113.7;" in diff and "+limit_conn rbk_perip_conn 20;" in diff
     assert list(managed.iterdir()) == []  # nothing written
+
+
+def test_charts_and_tables_in_every_format(cli, monkeypatch):
+    monkeypatch.setenv("RBK_PLUGINS", "fake_actions")
+    text = cli("do", "test.findings").out
+    assert "req: ▁▅█  (max 9/s, 10:00 → 10:02)" in text
+    assert "10.0.0.1  9" in text
+    md = cli("do", "test.findings", "--format", "markdown").out
+    assert "`req: ▁▅█  (max 9/s, 10:00 → 10:02)`" in md
+    assert "| client | n |" in md and "| a\\|b | 1 |" in md
+    html = cli("do", "test.findings", "--format", "html").out
+    assert "<svg" in html and "<polyline" in html
+    assert "Top &lt;clients&gt;" in html and "<td>10.0.0.1</td>" in html

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from html import escape
 
+from rbk.report.charts import svg, table_html
 from rbk.report.model import Report
 from rbk.report.text import STATUS_WORD, _when
 
@@ -74,6 +75,10 @@ def render_html(report: Report) -> str:
             if plan.get("fidelity_reason"):
                 parts.append(f"<p class=meta>{escape(plan['fidelity'])}: "
                              f"{escape(plan['fidelity_reason'])}</p>")
+            for chart in plan.get("charts") or []:
+                parts.append(svg(chart))
+            for table in plan.get("tables") or []:
+                parts.append(table_html(table))
             for cmd in plan.get("commands") or []:
                 parts.append(f"<pre>$ {escape(cmd)}</pre>")
             for call in plan.get("api_calls") or []:

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from rbk.report.charts import chart_line, table_markdown, table_text
 from rbk.report.model import Report, StepEntry
 
 STATUS_WORD = {
@@ -68,6 +69,10 @@ def _md_step(i: int, step: StepEntry) -> list[str]:
         if plan.get("fidelity_reason"):
             out.append(f"  _({plan['fidelity']}: {plan['fidelity_reason']})_")
         out.append("")
+        for chart in plan.get("charts") or []:
+            out += [f"`{chart_line(chart)}`", ""]
+        for table in plan.get("tables") or []:
+            out += table_markdown(table)
         for cmd in plan.get("commands") or []:
             out += ["```sh", cmd, "```"]
         for call in plan.get("api_calls") or []:
@@ -127,6 +132,11 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
             if plan.get("fidelity_reason"):
                 console.print(f"    [dim]{escape(plan['fidelity'])}: "
                               f"{escape(plan['fidelity_reason'])}[/]")
+            for chart in plan.get("charts") or []:
+                console.print(f"    {escape(chart_line(chart))}")
+            for table in plan.get("tables") or []:
+                for line in table_text(table):
+                    console.print(escape(line))
             for cmd in plan.get("commands") or []:
                 lines = cmd.splitlines() or [""]
                 if not plan.get("changed") and len(lines) > 3:

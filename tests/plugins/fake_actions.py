@@ -117,7 +117,22 @@ class LimitConn(Action):
         return Plan(changed=False, summary="noop")
 
 
+class Findings(Action):
+    """Read-only action reporting a chart and a table."""
+
+    name = "test.findings"
+    Inputs = StrictInputs
+    mutating = False
+
+    def check(self, ctx, inputs):
+        return Plan(changed=False, summary="3 buckets",
+                    charts=[{"title": "req", "unit": "/s",
+                             "points": [["10:00", 1], ["10:01", 5], ["10:02", 9]]}],
+                    tables=[{"title": "Top <clients>", "columns": ["client", "n"],
+                             "rows": [["10.0.0.1", 9], ["a|b", 1]]}])
+
+
 @hookimpl
 def rbk_actions(register):
-    for cls in (SetFlag, Flaky, Interrupt, Sleep, NoPlan, Unknown, LimitConn):
+    for cls in (SetFlag, Flaky, Interrupt, Sleep, NoPlan, Unknown, LimitConn, Findings):
         register(cls)

@@ -128,7 +128,14 @@ class LogsInspect(Action):
                                         "spike_factor": inputs.spike_factor,
                                         "cache_min": inputs.cache_min_requests}, second_pass)
         out["files"] = [f.path for f in files]
-        return Plan(changed=False, summary=summarise(out), outputs=out)
+        tl = out["timeline"]
+        charts = [{"title": f"requests per {format_duration(spec.bucket)}", "unit": "",
+                   "points": [[e["t"][11:19], e["requests"]] for e in tl]}] if tl else []
+        if tl and any(e["errors_5xx"] for e in tl):
+            charts.append({"title": "5xx responses", "unit": "",
+                           "points": [[e["t"][11:19], e["errors_5xx"]] for e in tl]})
+        return Plan(changed=False, summary=summarise(out), outputs=out, charts=charts,
+                    tables=tables(out))
 
     @staticmethod
     def _newest(transport, files, spec, read_block, tail_lines) -> float | None:
@@ -140,6 +147,31 @@ class LogsInspect(Action):
             if rows.height:
                 return rows["ts"].max()
         return None
+
+
+def tables(out: dict[str, Any]) -> list[dict[str, Any]]:
+    def pct(x: float) -> str:
+        return f"{x * 100:.1f}%"
+
+    result = [
+        {"title": "Top clients", "columns": ["client", "requests", "share", "peak req/s"],
+         "rows": [[c["client"], c["requests"], pct(c["share"]), c["rps_peak"]]
+                  for c in out["top_clients"]]},
+        {"title": "Top paths", "columns": ["path", "requests", "share"],
+         "rows": [[p["path"], p["requests"], pct(p["share"])] for p in out["top_paths"]]},
+    ]
+    if out["suspects"]:
+        result.append({"title": "Suspects", "columns": ["client", "why"],
+                       "rows": [[s["client"], s["why"]] for s in out["suspects"]]})
+    if out["cacheable_paths"]:
+        result.append({"title": "Cacheable paths (GET, 200/304)",
+                       "columns": ["path", "requests", "static"],
+                       "rows": [[p["path"], p["requests"], "yes" if p["static"] else ""]
+                                for p in out["cacheable_paths"]]})
+    status = out["status_class"]
+    result.append({"title": "Responses", "columns": list(status),
+                   "rows": [[status[k] for k in status]] if status else []})
+    return result
 
 
 def summarise(out: dict[str, Any]) -> str:

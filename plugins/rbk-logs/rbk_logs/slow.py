@@ -19,6 +19,7 @@ _NUMBER = re.compile(r"(?<![\w$])[-+]?(?:0x[0-9a-f]+|\d+(?:\.\d+)?(?:e[-+]?\d+)?
 _IN_LIST = re.compile(r"\bin\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.I)
 _VALUES = re.compile(r"\bvalues\s*\(([^()]*)\)(?:\s*,\s*\([^()]*\))*", re.I)
 _SPACE = re.compile(r"\s+")
+_OPERATOR = re.compile(r"\s*(<=|>=|<>|!=|=|<|>)\s*")
 
 
 def fingerprint(sql: str) -> str:
@@ -27,6 +28,7 @@ def fingerprint(sql: str) -> str:
     q = _NUMBER.sub("?", q)
     q = _IN_LIST.sub("in (?+)", q)
     q = _VALUES.sub(lambda m: "values (" + m.group(1) + ")+", q)
+    q = _OPERATOR.sub(r" \1 ", q)  # "id=7" and "id = 7" are the same query
     q = _SPACE.sub(" ", q).strip().rstrip(";").strip().lower()
     return q
 
