@@ -107,11 +107,15 @@ class LogsInspect(Action):
                 start = newest - inputs.window
                 spec.since = start if spec.since is None else max(spec.since, start)
         def blocks():
-            for f in files:
-                for block in chunks(transport, f.path):
-                    if ctx.cancelled.is_set():
-                        raise StepFailed("cancelled")
-                    yield read_block(block)
+            # Read and split the next block while polars works on this one (both release
+            # the GIL), so reading overlaps with parsing on the second core.
+            from rbk_logs.reader import prefetch
+
+            for lines in prefetch((read_block(block) for f in files
+                                   for block in chunks(transport, f.path)), depth=2):
+                if ctx.cancelled.is_set():
+                    raise StepFailed("cancelled")
+                yield lines
 
         acc = Accumulator(spec)
         for lines in blocks():
