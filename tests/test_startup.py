@@ -8,7 +8,7 @@ import sys
 
 from conftest import ROOT, TESTS
 
-HEAVY = ["paramiko", "httpx", "uvicorn", "rich.progress", "rich"]
+HEAVY = ["paramiko", "httpx", "uvicorn", "rich.progress", "rich", "polars"]
 
 PROBE = """
 import json, sys

@@ -33,7 +33,7 @@ def main() -> None:
     abuser = "203.0.113.50"
     n = args.lines
     span = 86400
-    spike_from = int(n * 0.9)  # last 10% of lines land in the last hour
+    spike_from = int(n * 0.85)  # the last 15% of lines land in the last hour (~4x)
     t0 = time.monotonic()
     with open(args.out, "w", encoding="utf-8", buffering=1 << 20) as out:
         batch = []

@@ -106,24 +106,29 @@ class LogsInspect(Action):
             if newest is not None:
                 start = newest - inputs.window
                 spec.since = start if spec.since is None else max(spec.since, start)
-        def blocks():
+        def blocks(label: str):
             # Read and split the next block while polars works on this one (both release
             # the GIL), so reading overlaps with parsing on the second core.
-            from rbk_logs.reader import prefetch
+            from rbk_logs.reader import Progress, prefetch
 
-            for lines in prefetch((read_block(block) for f in files
-                                   for block in chunks(transport, f.path)), depth=2):
-                if ctx.cancelled.is_set():
-                    raise StepFailed("cancelled")
-                yield lines
+            progress = Progress(sum(f.size for f in files), label)
+            try:
+                for lines in prefetch((read_block(block) for f in files
+                                       for block in chunks(transport, f.path,
+                                                           on_read=progress.advance)), depth=2):
+                    if ctx.cancelled.is_set():
+                        raise StepFailed("cancelled")
+                    yield lines
+            finally:
+                progress.close()
 
         acc = Accumulator(spec)
-        for lines in blocks():
+        for lines in blocks("reading logs"):
             acc.add(lines)
 
         def second_pass(start: float, end: float) -> WindowCounter:
             counter = WindowCounter(spec, start, end)
-            for lines in blocks():
+            for lines in blocks("attributing the spike"):
                 counter.add(lines)
             return counter
 

@@ -35,8 +35,12 @@ def resolve(transport: Any, patterns: list[str]) -> list[Any]:
     return sorted(files.values(), key=lambda f: (-rotation_index(f.path), f.mtime, f.path))
 
 
-def chunks(transport: Any, path: str, size: int | None = None) -> Iterator[bytes]:
-    """Blocks of whole lines (the last block may lack a final newline)."""
+def chunks(transport: Any, path: str, size: int | None = None,
+           on_read: Any = None) -> Iterator[bytes]:
+    """Blocks of whole lines (the last block may lack a final newline).
+
+    ``on_read(n)`` is told how many bytes of the file (compressed, for .gz) were read.
+    """
     size = size or CHUNK
     gz = path.endswith(".gz")
     stream = transport.open_read(path)
@@ -47,6 +51,8 @@ def chunks(transport: Any, path: str, size: int | None = None) -> Iterator[bytes
             block = stream.read(size)
             if not block:
                 break
+            if on_read is not None:
+                on_read(len(block))
             if inflate is not None:
                 try:
                     block = inflate.decompress(block)
@@ -127,3 +133,37 @@ def prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
             yield item
     finally:
         stop.set()
+
+
+class Progress:
+    """A progress bar on stderr for big inputs when stderr is a terminal; silent otherwise."""
+
+    THRESHOLD = 50 * 1024 * 1024
+
+    def __init__(self, total: int, label: str):
+        import sys
+
+        self.bar = None
+        if total >= self.THRESHOLD and sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self.bar = RichProgress("[progress.description]{task.description}", BarColumn(),
+                                    DownloadColumn(), TransferSpeedColumn(),
+                                    TimeRemainingColumn(), transient=True)
+            self.task = self.bar.add_task(label, total=total)
+            self.bar.start()
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
