@@ -115,7 +115,7 @@ class LogsInspect(Action):
             try:
                 for lines in prefetch((read_block(block) for f in files
                                        for block in chunks(transport, f.path,
-                                                           on_read=progress.advance)), depth=2):
+                                                           on_read=progress.advance)), depth=1):
                     if ctx.cancelled.is_set():
                         raise StepFailed("cancelled")
                     yield lines
