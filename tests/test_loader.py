@@ -44,9 +44,9 @@ def test_five_mistakes_give_five_located_messages(rbk_home, cli):
 
 def test_unknown_action_suggests_closest(rbk_home, monkeypatch):
     monkeypatch.setenv("RBK_PLUGINS", "fake_actions")
-    p = write(rbk_home, "name: x\nsteps:\n  - id: a\n    action: ngnix.limit_conn\n")
-    assert problems_of(p) == [f"{p}:4:13: steps[0].action: unknown action 'ngnix.limit_conn' "
-                              "— did you mean 'nginx.limit_conn'?"]
+    p = write(rbk_home, "name: x\nsteps:\n  - id: a\n    action: fake.limti_conn\n")
+    assert problems_of(p) == [f"{p}:4:13: steps[0].action: unknown action 'fake.limti_conn' "
+                              "— did you mean 'fake.limit_conn'?"]
 
 
 def test_unknown_action_input_suggests_and_points_at_key(rbk_home):

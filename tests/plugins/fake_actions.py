@@ -110,7 +110,7 @@ class Unknown(Action):
 
 
 class LimitConn(Action):
-    name = "nginx.limit_conn"
+    name = "fake.limit_conn"
     Inputs = StrictInputs
 
     def check(self, ctx, inputs):
