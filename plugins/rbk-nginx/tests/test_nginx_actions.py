@@ -166,3 +166,28 @@ def test_reload_that_exits_0_but_changes_nothing_is_caught(rbk_runbook, nginx): 
     assert outcome.exit_code == 1
     assert "did not start new workers within 1s after reload" in outcome.report.message
     assert nginx.managed_hashes() == before
+
+
+def test_state_absent_removes_a_limit(rbk_runbook, nginx):  # noqa: F811
+    present = rbk_runbook(runbook(step("nginx.limit_req", nginx, rate="1r/s")))
+    present.apply().assert_ok()
+    assert [nginx.get("/")[0] for _ in range(4)].count(429) >= 2
+    absent = rbk_runbook(runbook(step("nginx.limit_req", nginx, rate="1r/s", state="absent")))
+    absent.apply().assert_ok()
+    assert not list(nginx.managed.rglob("limit_req_*.conf"))
+    assert [nginx.get("/")[0] for _ in range(4)] == [200] * 4
+    absent.plan().assert_no_changes()
+
+
+def test_expired_blocks_are_lifted_by_a_later_run(rbk_runbook, nginx):  # noqa: F811
+    import time
+
+    rbk_runbook(runbook(step("nginx.block", nginx, clients=["127.0.0.4"], protected=[],
+                             expires="1s"))).apply().assert_ok()
+    assert nginx.get("/", source="127.0.0.4")[0] == 403
+    time.sleep(1.2)
+    lift = rbk_runbook(runbook(step("nginx.block", nginx, expire=True)))
+    outcome = lift.apply().assert_ok()
+    assert outcome.steps["s"].hosts["localhost"].plan["outputs"]["lifted"] == ["127.0.0.4"]
+    assert nginx.get("/", source="127.0.0.4")[0] == 200
+    assert not (nginx.managed / "http/block_rbk.conf").exists()
