@@ -243,17 +243,18 @@ class _Run:
             return self.fail(step, None, exc, phase="prepare")
 
         # Phase 1: plan every host.
+        total = len(hosts)
         plans: dict[str, tuple[Plan, ActionContext, Any]] = {}
-        try:
-            for name, item in self.fan_out(hosts, lambda h: self.plan_host(step, action, h,
-                                                                            variables)):
-                plans[name] = item
-        except _HostErrors as errs:
-            return self.fail(step, errs.first_host, errs.first, phase="check",
-                             failures=errs.errors)
+        results, failed = self.fan_out(
+            hosts, lambda h: self.plan_host(step, action, h, variables))
+        plans.update(results)
+        if failed and self.too_many_failed(step, failed, total, phase="check"):
+            return
 
         changed_hosts = [n for n, (p, _, _) in plans.items() if p.changed]
         per_host_outputs = {n: {**p.outputs, "changed": p.changed} for n, (p, _, _) in plans.items()}
+        per_host_outputs |= {n: {"failed": True, "changed": False, "error": _message(e)}
+                             for n, e in failed.items()}
         if not cls.mutating or not changed_hosts:
             self.record_outputs(step, per_host_outputs, changed=False)
             return
@@ -278,18 +279,39 @@ class _Run:
             question = f"Apply step '{step.id}' ({step.action}): {summary}?"
             self.gate(step, question)
 
-        # Phase 3: apply.
-        results: dict[str, dict[str, Any]] = {}
-        try:
-            for name, outputs in self.fan_out(
-                    [self.hosts[n] for n in changed_hosts],
-                    lambda h: self.apply_host(step, action, h, *plans[h.name], variables)):
-                results[name] = outputs
-        except _HostErrors as errs:
-            return self.fail(step, errs.first_host, errs.first, phase="apply",
-                             failures=errs.errors)
-        final = {n: results.get(n, o) for n, o in per_host_outputs.items()}
+        # Phase 3: apply, batch by batch (serial), stopping when too many hosts failed.
+        applied: dict[str, dict[str, Any]] = {}
+        for batch in batches(changed_hosts, step.serial):
+            results, batch_failed = self.fan_out(
+                [self.hosts[n] for n in batch],
+                lambda h: self.apply_host(step, action, h, *plans[h.name], variables))
+            applied.update(results)
+            failed.update(batch_failed)
+            if batch_failed and self.too_many_failed(step, failed, total, phase="apply"):
+                return
+        final = {n: applied.get(n, o) for n, o in per_host_outputs.items()}
+        final |= {n: {"failed": True, "changed": False, "error": _message(e)}
+                  for n, e in failed.items()}
         self.record_outputs(step, final, changed=any(o.get("changed") for o in final.values()))
+
+    def too_many_failed(self, step: Step, failed: dict[str, BaseException], total: int,
+                        phase: str) -> bool:
+        """Record tolerated host failures; fail the step (True) past max_fail_percentage."""
+        share = len(failed) / total * 100
+        if share <= step.max_fail_percentage and len(failed) < total:
+            for host, exc in failed.items():
+                self.emit("host_failed", step=step.id, host=host, phase=phase,
+                          error=_message(exc))
+            return False
+        first_host, first = next(iter(failed.items()))
+        if total > 1:
+            exc = StepFailed(f"{len(failed)} of {total} hosts failed ({share:.0f}% > "
+                             f"max_fail_percentage {step.max_fail_percentage:g}%): " + "; ".join(
+                                 f"{h}: {_message(e)}" for h, e in failed.items()))
+            self.fail(step, None, exc, phase=phase)
+        else:
+            self.fail(step, first_host, first, phase=phase)
+        return True
 
     def record_outputs(self, step: Step, per_host: dict[str, dict[str, Any]], changed: bool) -> None:
         if len(per_host) == 1:
@@ -317,25 +339,29 @@ class _Run:
             out.append(self.hosts[n])
         return out
 
-    def fan_out(self, hosts: list[Host], fn: Callable[[Host], Any]):
+    def fan_out(self, hosts: list[Host], fn: Callable[[Host], Any]
+                ) -> tuple[dict[str, Any], dict[str, BaseException]]:
+        """Run ``fn`` on every host, at most ``forks`` at once: (results, failures)."""
+        results: dict[str, Any] = {}
+        errors: dict[str, BaseException] = {}
         if len(hosts) == 1:
             try:
-                return [(hosts[0].name, fn(hosts[0]))]
+                results[hosts[0].name] = fn(hosts[0])
             except _Stop:
                 raise
             except Exception as exc:
-                raise _HostErrors({hosts[0].name: exc}) from None
-        results, errors = [], {}
+                errors[hosts[0].name] = exc
+            return results, errors
         with ThreadPoolExecutor(max_workers=min(self.opt.forks, len(hosts))) as pool:
             futures = {h.name: pool.submit(fn, h) for h in hosts}
             for name, fut in futures.items():
                 try:
-                    results.append((name, fut.result()))
+                    results[name] = fut.result()
+                except _Stop:
+                    raise
                 except Exception as exc:
                     errors[name] = exc
-        if errors:
-            raise _HostErrors(errors)
-        return results
+        return results, errors
 
     def context(self, step: Step, host: Host, variables: dict[str, Any]) -> ActionContext:
         def log(message: str) -> None:
@@ -549,17 +575,29 @@ class _Run:
             action.apply(item.ctx, plan)
 
 
-class _HostErrors(Exception):
-    def __init__(self, errors: dict[str, BaseException]):
-        super().__init__("; ".join(f"{h}: {e}" for h, e in errors.items()))
-        self.errors = errors
-        self.first_host, self.first = next(iter(errors.items()))
-
-
 def _message(exc: BaseException) -> str:
     if isinstance(exc, RbkError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def batches(names: list[str], serial: int | str | list[int | str] | None) -> list[list[str]]:
+    """Split hosts into rollout batches: ``1``, ``"25%"`` or ``[1, 5, "100%"]`` (canary first;
+    the last size repeats)."""
+    if not serial or not names:
+        return [names] if names else []
+    sizes = serial if isinstance(serial, list) else [serial]
+    out, i, k = [], 0, 0
+    while i < len(names):
+        size = sizes[min(k, len(sizes) - 1)]
+        if isinstance(size, str) and size.endswith("%"):
+            n = max(1, int(len(names) * float(size[:-1]) / 100))
+        else:
+            n = max(1, int(size))
+        out.append(names[i:i + n])
+        i += n
+        k += 1
+    return out
 
 
 def _first(*values: int | None) -> int:

@@ -64,6 +64,22 @@ class Step(_Strict):
     rollback: bool | RollbackOverride = Field(
         True, description="false: never roll this step back; or an action to run instead.")
     approve: bool = Field(False, description="Ask a human before applying this step.")
+    serial: int | str | list[int | str] | None = Field(
+        None, description="Roll out in batches: 1, '25%', or [1, 5, '100%'] (canary first).")
+    max_fail_percentage: float = Field(
+        0, ge=0, le=100, description="Tolerate this share of failed hosts before the step fails.")
+
+    @field_validator("serial")
+    @classmethod
+    def _serial(cls, v: Any) -> Any:
+        for size in (v if isinstance(v, list) else [v] if v is not None else []):
+            if isinstance(size, str):
+                if not (size.endswith("%") and size[:-1].replace(".", "", 1).isdigit()
+                        and 0 < float(size[:-1]) <= 100):
+                    raise ValueError(f"serial {size!r}: use a count or a percentage like '25%'")
+            elif isinstance(size, bool) or size < 1:
+                raise ValueError(f"serial {size!r}: batch sizes are >= 1")
+        return v
 
     @field_validator("delay", "timeout", mode="before")
     @classmethod

@@ -20,8 +20,10 @@ def rbk_reporters(register):
 @hookimpl
 def rbk_transports(register):
     from rbk.hosts.local import LocalTransport
+    from rbk.hosts.ssh import SSHTransport
 
     register("local", LocalTransport)
+    register("ssh", SSHTransport)
 
 
 @hookimpl

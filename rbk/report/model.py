@@ -41,6 +41,8 @@ class StepEntry:
     hosts: dict[str, HostEntry] = field(default_factory=dict)
     approval: dict[str, Any] | None = None
     logs: list[str] = field(default_factory=list)
+    #: hosts that failed within max_fail_percentage (the step went on without them)
+    failed_hosts: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -71,7 +73,7 @@ class StepEntry:
             "rollback_support": self.rollback_support, "approve": self.approve,
             "budgeted": self.budgeted,
             "reason": self.reason, "error": self.error, "approval": self.approval,
-            "logs": self.logs,
+            "logs": self.logs, "failed_hosts": self.failed_hosts,
             "hosts": {n: {"plan": h.plan, "result": h.result, "status": h.status,
                           "error": h.error, "rollback": h.rollback}
                       for n, h in self.hosts.items()},
@@ -173,6 +175,10 @@ def build_report(events: list[dict[str, Any]]) -> Report:
             h = host(e)
             if h:
                 h.status, h.error = "failed", e.get("error")
+        elif kind == "host_failed" and step:
+            h = host(e)
+            h.status, h.error = "failed", e.get("error")
+            step.failed_hosts.append(h.host)
         elif kind == "approval" and step:
             step.approval = {k: e.get(k) for k in ("granted", "by", "question")}
         elif kind == "log" and step:

@@ -83,6 +83,8 @@ def _md_step(i: int, step: StepEntry) -> list[str]:
             out += ["```diff", plan["diff"].rstrip("\n"), "```"]
         if h.result and h.result.get("summary"):
             out.append(f"Result: {h.result['summary']}")
+        if h.error:
+            out.append(f"**Failed:** {h.error}")
         if h.rollback:
             out.append(f"Rollback: {h.rollback}")
         out.append("")
@@ -124,6 +126,9 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
             console.print(f"    skipped: {escape(step.reason)}")
         if step.error:
             console.print(f"    [red]error: {escape(step.error)}[/]")
+        if step.failed_hosts:
+            console.print(f"    [red]{len(step.failed_hosts)} host(s) failed (within "
+                          f"max_fail_percentage): {escape(', '.join(step.failed_hosts))}[/]")
         for name, h in step.hosts.items():
             plan = h.plan or {}
             on = f"[{escape(name)}] " if len(step.hosts) > 1 or name != "localhost" else ""
@@ -153,6 +158,8 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
                                   else f"    {escape(line)}")
             if h.result and h.result.get("summary"):
                 console.print(f"    → {escape(h.result['summary'])}")
+            if h.error and h.status == "failed":
+                console.print(f"    [red]{on}failed: {escape(h.error)}[/]")
             if h.rollback:
                 console.print(f"    ↩ {escape(h.rollback)}")
         for line in step.logs:

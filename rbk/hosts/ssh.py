@@ -1,0 +1,359 @@
+"""The ``ssh`` transport (paramiko): strict host keys, one connection per host per run.
+
+Host keys are checked *before* authentication, against the inventory's
+known_hosts file(s) and ``~/.ssh/known_hosts``, loaded once per run: an unknown
+host fails with the command to verify and add it, a changed key fails loudly,
+and in both cases no credential or command is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import posixpath
+import shlex
+import socket
+import stat
+import threading
+import time
+from fnmatch import fnmatchcase
+from typing import Any, BinaryIO
+
+from rbk.errors import StepFailed
+from rbk.hosts.base import MAX_OUTPUT, CommandResult, FileInfo, display
+
+BANNER_RETRIES = 4
+_known_hosts_cache: dict[tuple[Any, ...], Any] = {}
+_cache_lock = threading.Lock()
+
+
+def fingerprint(key: Any) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def known_hosts_files(spec: dict[str, Any]) -> list[str]:
+    files = []
+    for f in (spec.get("known_hosts"), "~/.ssh/known_hosts"):
+        if f:
+            path = os.path.expanduser(str(f))
+            if path not in files:
+                files.append(path)
+    return files
+
+
+def load_known_hosts(files: list[str]) -> Any:
+    """All keys from ``files``, parsed once per process and set of files."""
+    import paramiko
+
+    # Keyed by mtime and size too, so an edited known_hosts is re-read.
+    key = tuple((f, *(lambda st: (st.st_mtime_ns, st.st_size))(os.stat(f)))
+                if os.path.exists(f) else (f, 0, 0) for f in files)
+    with _cache_lock:
+        if key not in _known_hosts_cache:
+            keys = paramiko.HostKeys()
+            for f in files:
+                if os.path.exists(f):
+                    try:
+                        keys.load(f)
+                    except (OSError, paramiko.SSHException) as exc:
+                        raise StepFailed(f"cannot read known_hosts {f}: {exc}") from None
+            _known_hosts_cache[key] = keys
+        return _known_hosts_cache[key]
+
+
+def resolve(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Inventory settings completed from ~/.ssh/config (HostName, Port, User,
+    IdentityFile, ProxyJump); the inventory wins where both say something."""
+    import paramiko
+
+    out = dict(spec)
+    path = os.path.expanduser(spec.get("ssh_config", "~/.ssh/config"))
+    if os.path.exists(path):
+        cfg = paramiko.SSHConfig.from_path(path).lookup(spec.get("address") or name)
+        out.setdefault("address", cfg.get("hostname"))
+        if "port" not in spec and "port" in cfg:
+            out["port"] = int(cfg["port"])
+        if "user" not in spec and "user" in cfg:
+            out["user"] = cfg["user"]
+        if "key" not in spec and cfg.get("identityfile"):
+            out["key"] = cfg["identityfile"][0]
+        if "proxy_jump" not in spec and cfg.get("proxyjump"):
+            out["proxy_jump"] = cfg["proxyjump"]
+    out.setdefault("address", name)
+    out["port"] = int(out.get("port") or 22)
+    out.setdefault("user", os.environ.get("USER") or "root")
+    return out
+
+
+class SSHTransport:
+    """Runs commands and moves files on one host over one reused SSH connection."""
+
+    def __init__(self, host: Any):
+        self.name = host.name
+        self.spec = resolve(host.name, host.vars)
+        self._client: Any = None
+        self._sftp: Any = None
+        self._lock = threading.Lock()
+
+    # -- connection -----------------------------------------------------------
+
+    @property
+    def where(self) -> str:
+        return f"{self.name} ({self.spec['address']}:{self.spec['port']})"
+
+    def connection(self) -> Any:
+        with self._lock:
+            if self._client is None or not self._client.is_active():
+                self._client = self._connect()
+            return self._client
+
+    def _socket(self) -> Any:
+        s = self.spec
+        timeout = float(s.get("connect_timeout", 10))
+        jump = s.get("proxy_jump")
+        if jump:
+            user, _, hostport = jump.rpartition("@")
+            jhost, _, jport = hostport.partition(":")
+            from rbk.hosts.base import Host
+
+            jump_host = Host(name=jhost, vars={k: v for k, v in s.items() if k in (
+                "key", "known_hosts", "connect_timeout")} | {"address": jhost,
+                                                           "port": int(jport or 22),
+                                                           "user": user or s["user"]})
+            self._jump = SSHTransport(jump_host)
+            return self._jump.connection().open_channel(
+                "direct-tcpip", (s["address"], s["port"]), ("127.0.0.1", 0), timeout=timeout)
+        try:
+            return socket.create_connection((s["address"], s["port"]), timeout=timeout)
+        except OSError as exc:
+            raise StepFailed(f"cannot connect to {self.where}: {exc.strerror or exc}") from None
+
+    def _connect(self) -> Any:
+        import paramiko
+
+        s = self.spec
+        delay = 0.2
+        for attempt in range(1, BANNER_RETRIES + 1):
+            sock = self._socket()
+            transport = paramiko.Transport(sock)
+            transport.banner_timeout = float(s.get("banner_timeout", 15))
+            try:
+                transport.start_client(timeout=float(s.get("connect_timeout", 10)))
+                break
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                transport.close()
+                # sshd's MaxStartups drops connections under bursty connects.
+                if "banner" in str(exc).lower() and attempt < BANNER_RETRIES:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise StepFailed(f"SSH handshake with {self.where} failed: {exc}") from None
+        self._check_host_key(transport)
+        self._authenticate(transport)
+        transport.set_keepalive(int(s.get("keepalive", 30)))
+        return transport
+
+    def _check_host_key(self, transport: Any) -> None:
+        s = self.spec
+        files = known_hosts_files(s)
+        keys = load_known_hosts(files)
+        lookup = s["address"] if s["port"] == 22 else f"[{s['address']}]:{s['port']}"
+        server_key = transport.get_remote_server_key()
+        known = keys.lookup(lookup)
+        target_file = files[0]
+        if known is None:
+            transport.close()
+            raise StepFailed(
+                f"host {self.where} is not in known_hosts ({', '.join(files)}); refusing to "
+                f"connect. Its key is {server_key.get_name()} {fingerprint(server_key)}: compare "
+                f"it with the host's own 'ssh-keygen -lf' output, then add it with: "
+                f"ssh-keyscan -p {s['port']} {shlex.quote(s['address'])} >> "
+                f"{shlex.quote(target_file)}")
+        expected = known.get(server_key.get_name())
+        if expected is None or expected != server_key:
+            transport.close()
+            was = ", ".join(f"{t} {fingerprint(k)}" for t, k in known.items())
+            raise StepFailed(
+                f"HOST KEY CHANGED for {self.where}: known_hosts has {was}, the server offers "
+                f"{server_key.get_name()} {fingerprint(server_key)}. Nothing was sent. This may "
+                f"be a man-in-the-middle; if the change is legitimate, remove the old entry "
+                f"with: ssh-keygen -R {shlex.quote(lookup)} -f {shlex.quote(target_file)}")
+
+    def _authenticate(self, transport: Any) -> None:
+        import paramiko
+
+        s = self.spec
+        user = s["user"]
+        errors = []
+        if s.get("key"):
+            path = os.path.expanduser(str(s["key"]))
+            try:
+                pkey = paramiko.PKey.from_path(path, password=s.get("key_passphrase"))
+                transport.auth_publickey(user, pkey)
+                return
+            except FileNotFoundError:
+                errors.append(f"key file {path} not found")
+            except paramiko.PasswordRequiredException:
+                errors.append(f"key {path} is encrypted: give key_passphrase (a secret input)")
+            except paramiko.SSHException as exc:
+                errors.append(f"key {path}: {exc}")
+        if s.get("agent", True):
+            for agent_key in paramiko.Agent().get_keys():
+                try:
+                    transport.auth_publickey(user, agent_key)
+                    return
+                except paramiko.SSHException:
+                    continue
+            errors.append("no agent key accepted")
+        transport.close()
+        raise StepFailed(f"SSH authentication as {user} to {self.where} failed: "
+                         f"{'; '.join(errors) or 'no key configured'}")
+
+    # -- commands -------------------------------------------------------------
+
+    def run(self, command: list[str] | str, *, timeout: float | None = None,
+            stdin: bytes | None = None, env: dict[str, str] | None = None,
+            cwd: str | None = None, max_output: int = MAX_OUTPUT) -> CommandResult:
+        """One command string for the remote shell: argv lists are shlex-joined, so each
+        element stays one word whatever it contains."""
+        shown = display(command)
+        line = shown
+        if env:
+            line = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()
+                            if k.isidentifier()) + " " + line
+        if cwd:
+            line = f"cd {shlex.quote(cwd)} && {line}"
+        password = None
+        if self.spec.get("become"):
+            password = self.spec.get("become_password")
+            line = (f"sudo -S -p '' -u {shlex.quote(str(self.spec.get('become_user', 'root')))}"
+                    f" -- sh -c {shlex.quote(line)}")
+        start = time.monotonic()
+        chan = self.connection().open_session(timeout=10)
+        chan.settimeout(0.2)
+        chan.exec_command(line)
+        if password is not None or stdin is not None:
+            if password is not None:
+                chan.sendall((str(password) + "\n").encode())
+            if stdin is not None:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+        out, err = bytearray(), bytearray()
+        truncated = False
+        deadline = start + timeout if timeout else None
+        timed_out = False
+        while True:
+            progressed = False
+            for recv_ready, recv, buf in ((chan.recv_ready, chan.recv, out),
+                                          (chan.recv_stderr_ready, chan.recv_stderr, err)):
+                while recv_ready():
+                    data = recv(65536)
+                    if not data:
+                        break
+                    progressed = True
+                    room = max_output - len(buf)
+                    if room > 0:
+                        buf += data[:room]
+                    if len(data) > room:
+                        truncated = True
+            if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                break
+            if deadline and time.monotonic() > deadline:
+                timed_out = True
+                break
+            if not progressed:
+                time.sleep(0.005)
+        if timed_out:
+            chan.close()  # the remote side sees the channel close (SIGHUP on a pty-less exec)
+            code = -9
+            err += f"\n[rbk] killed after timeout of {timeout:g}s".encode()
+        else:
+            code = chan.recv_exit_status()
+            chan.close()
+        return CommandResult(shown, self.name, code, out.decode("utf-8", "replace"),
+                             err.decode("utf-8", "replace"), time.monotonic() - start, truncated)
+
+    # -- files (SFTP) ----------------------------------------------------------
+
+    def sftp(self) -> Any:
+        if self._sftp is None:
+            import paramiko
+
+            connection = self.connection()
+            with self._lock:
+                if self._sftp is None:
+                    self._sftp = paramiko.SFTPClient.from_transport(connection)
+        return self._sftp
+
+    def read_file(self, path: str) -> bytes | None:
+        try:
+            with self.sftp().open(path, "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if getattr(exc, "errno", None) == 2:
+                return None
+            raise StepFailed(f"cannot read {path} on {self.name}: {exc}") from None
+
+    def open_read(self, path: str) -> BinaryIO:
+        fh = self.sftp().open(path, "rb")
+        fh.prefetch()
+        return fh
+
+    def write_file(self, path: str, data: bytes, mode: int | None = None) -> None:
+        sftp = self.sftp()
+        tmp = posixpath.join(posixpath.dirname(path) or ".",
+                             f".rbk-{os.getpid()}-{threading.get_ident()}.tmp")
+        try:
+            with sftp.open(tmp, "wb") as fh:
+                fh.write(data)
+            if mode is not None:
+                sftp.chmod(tmp, mode)
+            sftp.posix_rename(tmp, path)
+        except OSError as exc:
+            try:
+                sftp.remove(tmp)
+            except OSError:
+                pass
+            raise StepFailed(f"cannot write {path} on {self.name}: {exc}") from None
+
+    def remove(self, path: str) -> None:
+        try:
+            self.sftp().remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if getattr(exc, "errno", None) != 2:
+                raise StepFailed(f"cannot remove {path} on {self.name}: {exc}") from None
+
+    def stat_mode(self, path: str) -> int | None:
+        try:
+            return stat.S_IMODE(self.sftp().stat(path).st_mode)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return None
+
+    def glob(self, pattern: str) -> list[FileInfo]:
+        """Glob in the last path component only, matched locally (no remote shell)."""
+        directory, base = posixpath.split(pattern)
+        sftp = self.sftp()
+        try:
+            entries = sftp.listdir_attr(directory or ".")
+        except OSError:
+            return []
+        return sorted((FileInfo(posixpath.join(directory, e.filename), e.st_size or 0,
+                                float(e.st_mtime or 0))
+                       for e in entries if fnmatchcase(e.filename, base)
+                       and stat.S_ISREG(e.st_mode or 0)), key=lambda f: f.path)
+
+    def close(self) -> None:
+        if self._sftp is not None:
+            self._sftp.close()
+            self._sftp = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None

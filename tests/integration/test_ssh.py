@@ -1,0 +1,164 @@
+"""The SSH transport against real OpenSSH sshd daemons on 127.0.0.x."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from conftest import run_rbk
+from sshd_fixture import fleet, keygen  # noqa: F401 - fixture
+
+
+def rbk(fleet, *args, runbook: str | None = None, env=None):  # noqa: F811
+    if runbook is not None:
+        (fleet.root / "rb.yaml").write_text(runbook)
+    return run_rbk(*args, "-i", str(fleet.inventory()), "--format", "json", cwd=fleet.root,
+                   env={"RBK_STATE_DIR": str(fleet.root / "state"), **(env or {})})
+
+
+ECHO = """\
+name: echo
+inputs:
+  note: {{default: plain}}
+steps:
+  - id: who
+    action: shell
+    on: web
+    max_fail_percentage: {pct}
+    with:
+      cmd: "echo $SSH_CONNECTION {{{{ inputs.note }}}}"
+      changed_when: "false"
+"""
+
+
+def hosts_of(report: dict, step: str = "who") -> dict:
+    return next(s for s in report["steps"] if s["id"] == step)["hosts"]
+
+
+def test_runs_on_five_hosts_each_on_its_own_server(fleet):  # noqa: F811
+    proc = rbk(fleet, "run", "rb.yaml", runbook=ECHO.format(pct=0))
+    assert proc.returncode == 0, proc.stderr
+    hosts = hosts_of(json.loads(proc.stdout))
+    assert sorted(hosts) == [f"web-{i}" for i in range(1, 6)]
+    for h in fleet.hosts:
+        out = hosts[h.name]["result"]["outputs"]["stdout"]
+        assert f" {h.address} {h.port} plain" in out  # SSH_CONNECTION: client ip/port server ip/port
+
+
+def test_one_host_down_fails_alone_within_max_fail_percentage(fleet):  # noqa: F811
+    fleet.hosts[2].stop()
+    proc = rbk(fleet, "run", "rb.yaml", runbook=ECHO.format(pct=20))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    hosts = hosts_of(report)
+    assert hosts["web-3"]["status"] == "failed"
+    assert "cannot connect to web-3" in hosts["web-3"]["error"]
+    assert all(hosts[f"web-{i}"]["status"] == "applied" for i in (1, 2, 4, 5))
+    step = report["steps"][0]
+    assert step["failed_hosts"] == ["web-3"]
+
+
+def test_max_fail_percentage_stops_the_rollout(fleet):  # noqa: F811
+    fleet.hosts[0].stop()
+    fleet.hosts[1].stop()
+    proc = rbk(fleet, "run", "rb.yaml", runbook=ECHO.format(pct=20))
+    assert proc.returncode == 1
+    assert "2 of 5 hosts failed (40% > max_fail_percentage 20%)" in proc.stderr
+
+
+def test_canary_batches_stop_before_the_rest(fleet):  # noqa: F811
+    marker = fleet.root / "ran.txt"
+    runbook = f"""\
+name: canary
+steps:
+  - id: roll
+    action: shell
+    on: web
+    serial: [1, "100%"]
+    with:
+      cmd: "test {{{{ run.id }}}} = never || echo $SSH_CONNECTION >> {marker}; exit 3"
+"""
+    proc = rbk(fleet, "run", "rb.yaml", runbook=runbook)
+    assert proc.returncode == 1
+    # The canary (first host) failed, so the other four never ran the command.
+    assert len(marker.read_text().splitlines()) == 1
+
+
+def test_changed_host_key_is_refused_and_nothing_is_sent(fleet, tmp_path):  # noqa: F811
+    victim = fleet.hosts[1]
+    victim.stop()
+    victim.hostkey.unlink()
+    (victim.dir / "hostkey.pub").unlink()
+    keygen(victim.hostkey)  # same address and port, new key: what a MITM looks like
+    victim.start()
+    marker = tmp_path / "sent"
+    runbook = f"""\
+name: mitm
+steps:
+  - id: who
+    action: shell
+    on: web-2
+    with: {{cmd: [touch, "{marker}"]}}
+"""
+    proc = rbk(fleet, "run", "rb.yaml", runbook=runbook)
+    assert proc.returncode == 1
+    assert "HOST KEY CHANGED for web-2" in proc.stderr and "Nothing was sent" in proc.stderr
+    assert "ssh-keygen -R" in proc.stderr
+    assert not marker.exists()
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_host_is_refused_with_the_command_to_add_it(fleet):  # noqa: F811
+    lines = fleet.known_hosts.read_text().splitlines(keepends=True)
+    fleet.known_hosts.write_text("".join(lines[1:]))  # forget web-1
+    h = fleet.hosts[0]
+    runbook = "name: u\nsteps:\n  - id: who\n    action: shell\n    on: web-1\n" \
+              "    with: {cmd: [true]}\n".replace("[true]", "[\"true\"]")
+    proc = rbk(fleet, "run", "rb.yaml", runbook=runbook)
+    assert proc.returncode == 1
+    assert "host web-1" in proc.stderr and "is not in known_hosts" in proc.stderr
+    assert f"ssh-keyscan -p {h.port} {h.address} >> {fleet.known_hosts}" in proc.stderr
+    fp = subprocess.run(["ssh-keygen", "-lf", str(h.dir / "hostkey.pub")], capture_output=True,
+                        text=True).stdout.split()[1]
+    assert fp in proc.stderr  # the fingerprint to compare out of band
+
+
+def test_hostile_values_cannot_run_anything_extra(fleet, tmp_path):  # noqa: F811
+    pwned = tmp_path / "pwned"
+    hostile = f"x'; touch {pwned}; echo '$(touch {pwned})`touch {pwned}`"
+    proc = rbk(fleet, "run", "rb.yaml", "-e", f"note={hostile}", runbook=ECHO.format(pct=0))
+    assert proc.returncode == 0, proc.stderr
+    plan = hosts_of(json.loads(proc.stdout))["web-1"]["plan"]
+    import shlex
+
+    assert plan["commands"] == ["echo $SSH_CONNECTION " + shlex.quote(hostile)]
+    assert not pwned.exists()
+    # a host pattern from outside can only select inventory hosts
+    target = rbk(fleet, "run", "rb2.yaml", "-e", "target=web-1;reboot",
+                 runbook="name: t\ninputs:\n  target: {}\nsteps:\n  - id: x\n    action: shell\n"
+                         "    on: \"{{ inputs.target }}\"\n    with: {cmd: [\"true\"]}\n")
+    assert target.returncode != 0
+
+
+def test_files_over_sftp_and_one_connection_per_host(fleet, tmp_path):  # noqa: F811
+    dest = tmp_path / "remote.conf"
+    runbook = f"""\
+name: files
+steps:
+  - id: write
+    action: file.template
+    on: web-1
+    with: {{dest: "{dest}", content: "limit {{{{ 5 * 2 }}}}\\n", mode: "0640"}}
+  - id: check
+    action: shell
+    on: web-1
+    with: {{cmd: [cat, "{dest}"], readonly: true}}
+"""
+    logins = fleet.hosts[0].logins()
+    proc = rbk(fleet, "run", "rb.yaml", runbook=runbook)
+    assert proc.returncode == 0, proc.stderr
+    assert fleet.hosts[0].logins() == logins + 1  # two steps, one SSH connection
+    assert dest.read_text() == "limit 10\n" and dest.stat().st_mode & 0o777 == 0o640
+    again = rbk(fleet, "run", "rb.yaml", "--dry-run", runbook=runbook)
+    report = json.loads(again.stdout)
+    assert report["changes"] == []
