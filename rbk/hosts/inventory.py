@@ -105,14 +105,31 @@ def load_inventory(path: str | Path) -> Inventory:
         hosts[str(name)] = {**defaults, **(spec or {})}
     groups_in = data.get("groups") or {}
     groups: dict[str, list[str]] = {}
-    for name, members in (groups_in.items() if isinstance(groups_in, dict) else []):
+    group_vars: dict[str, dict[str, Any]] = {}
+    for name, spec in (groups_in.items() if isinstance(groups_in, dict) else []):
+        # A group is a list of members, or {hosts: [...], vars: {...}}.
+        members, path = spec, ("groups", name)
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"hosts", "vars"}
+            if unknown:
+                problems.append(src.problem(path, f"unknown group key(s) {sorted(unknown)}; "
+                                                  f"use hosts and vars"))
+            members, path = spec.get("hosts") or [], path + ("hosts",)
+            group_vars[str(name)] = dict(spec.get("vars") or {})
         if not isinstance(members, list):
-            problems.append(src.problem(("groups", name), "a group is a list of host or group names"))
+            problems.append(src.problem(path, "a group is a list of host or group names"))
             continue
         for i, m in enumerate(members):
             if m not in hosts and m not in groups_in:
-                problems.append(src.problem(("groups", name, i), f"unknown host or group '{m}'"))
+                problems.append(src.problem(path + (i,), f"unknown host or group '{m}'"))
         groups[str(name)] = [str(m) for m in members]
     if problems:
         raise RunbookError(problems)
-    return Inventory(hosts=hosts, groups=groups, source=file)
+    inventory = Inventory(hosts=hosts, groups=groups, source=file)
+    # Precedence: defaults < group vars (in file order) < the host's own settings.
+    for group, gvars in group_vars.items():
+        for host in inventory._expand(group):
+            own = hosts_in.get(host) or {}
+            inventory.hosts[host] = {**defaults, **{k: v for k, v in inventory.hosts[host].items()
+                                                    if k not in own}, **gvars, **own}
+    return inventory
