@@ -140,6 +140,8 @@ steps:
     assert result.code == 0, result.err
     report = json.loads(result.out)
     assert set(report["steps"][0]["hosts"]) == {"box-a", "box-b"}
+    text = cli("run", "fan.yaml", "-i", "inv.yaml", "--dry-run").out
+    assert "[box-a, box-b] would run: echo hi >" in text  # identical outcomes grouped
     limited = cli("run", "fan.yaml", "-i", "inv.yaml", "--limit", "box-b", "--format", "json")
     assert set(json.loads(limited.out)["steps"][0]["hosts"]) == {"box-b"}
     bad = cli("run", "fan.yaml", "-i", "inv.yaml", "--limit", "box-c")

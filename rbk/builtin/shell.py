@@ -68,13 +68,12 @@ class Shell(Action):
 
     def check(self, ctx: ActionContext, inputs: ShellInputs) -> Plan:
         shown = display(inputs.cmd)
-        where = "" if ctx.host.name == "localhost" else f" on {ctx.host.name}"
         if inputs.readonly:
             r = self._run(ctx, inputs.cmd, inputs, inputs.stdin)
             if r.exited not in inputs.ok_codes:
                 raise CommandFailed(shown, r.exited, r.stdout, r.stderr, ctx.host.name)
             shown_out = "\n".join(r.stdout.rstrip("\n").splitlines()[:20])
-            return Plan(changed=False, summary=f"ran read-only command{where} (exit {r.exited})"
+            return Plan(changed=False, summary=f"ran read-only command (exit {r.exited})"
                                                + (f": {shown_out}" if shown_out else ""),
                         commands=[shown], outputs=self._outputs(r))
         for path, exists_means_done in ((inputs.creates, True), (inputs.removes, False)):
@@ -93,7 +92,7 @@ class Shell(Action):
                             summary=f"nothing to do: probe {display(inputs.unless)!r} passed",
                             commands=[shown], outputs={"rc": 0, "stdout": "", "stderr": "",
                                                        "stdout_lines": [], "truncated": False})
-        return Plan(changed=True, summary=f"would run{where}: {shown}",
+        return Plan(changed=True, summary=f"would run: {shown}",
                     fidelity=Fidelity.ESTIMATED,
                     fidelity_reason="the command is exact; its effect is not modelled",
                     commands=[shown], data={"inputs": inputs.model_dump()},

@@ -48,6 +48,18 @@ class StepEntry:
     def changed(self) -> bool:
         return any((h.plan or {}).get("changed") for h in self.hosts.values())
 
+    def host_groups(self) -> list[tuple[list[str], HostEntry]]:
+        """Hosts whose plan, result and outcome read the same, grouped (50 hosts saying the
+        same thing are one entry), in first-seen order."""
+        groups: dict[Any, tuple[list[str], HostEntry]] = {}
+        for name, h in self.hosts.items():
+            plan, result = h.plan or {}, h.result or {}
+            key = (plan.get("summary"), plan.get("diff"), tuple(plan.get("commands") or []),
+                   repr(plan.get("api_calls")), result.get("summary"), h.status, h.error,
+                   h.rollback, repr(plan.get("tables")), repr(plan.get("charts")))
+            groups.setdefault(key, ([], h))[0].append(name)
+        return list(groups.values())
+
     @property
     def rollback_label(self) -> str | None:
         """"read-only", or for a change how far it can be undone; None when nothing changes."""

@@ -27,6 +27,12 @@ def _fmt_value(v: Any) -> str:
     return json.dumps(v, default=str) if not isinstance(v, str) else v
 
 
+def _names(names: list[str]) -> str:
+    if len(names) <= 5:
+        return ", ".join(names)
+    return f"{', '.join(names[:3])} and {len(names) - 3} more ({len(names)} hosts)"
+
+
 def render_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
 
@@ -61,9 +67,9 @@ def _md_step(i: int, step: StepEntry) -> list[str]:
         out += [f"Skipped: {step.reason}", ""]
     if step.error:
         out += [f"**Error:** {step.error}", ""]
-    for name, h in step.hosts.items():
+    for names, h in step.host_groups():
         plan = h.plan or {}
-        prefix = f"**{name}**: " if len(step.hosts) > 1 or name != "localhost" else ""
+        prefix = f"**{_names(names)}**: " if len(step.hosts) > 1 or names != ["localhost"] else ""
         if plan.get("summary"):
             out.append(f"{prefix}{plan['summary']}")
         if plan.get("fidelity_reason"):
@@ -129,9 +135,10 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
         if step.failed_hosts:
             console.print(f"    [red]{len(step.failed_hosts)} host(s) failed (within "
                           f"max_fail_percentage): {escape(', '.join(step.failed_hosts))}[/]")
-        for name, h in step.hosts.items():
+        for names, h in step.host_groups():
             plan = h.plan or {}
-            on = f"[{escape(name)}] " if len(step.hosts) > 1 or name != "localhost" else ""
+            on = (f"[{escape(_names(names))}] " if len(step.hosts) > 1 or names != ["localhost"]
+                  else "")
             if plan.get("summary"):
                 console.print(f"    {on}{escape(plan['summary'])}")
             if plan.get("fidelity_reason"):
