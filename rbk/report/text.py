@@ -137,8 +137,8 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
                           f"max_fail_percentage): {escape(', '.join(step.failed_hosts))}[/]")
         for names, h in step.host_groups():
             plan = h.plan or {}
-            on = (f"[{escape(_names(names))}] " if len(step.hosts) > 1 or names != ["localhost"]
-                  else "")
+            on = (escape(f"[{_names(names)}] ") if len(step.hosts) > 1
+                  or names != ["localhost"] else "")
             if plan.get("summary"):
                 console.print(f"    {on}{escape(plan['summary'])}")
             if plan.get("fidelity_reason"):
