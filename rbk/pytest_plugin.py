@@ -29,3 +29,18 @@ def rbk_runbook(rbk_state_dir, tmp_path):
 
     yield make
     plugins.reset()
+
+
+@pytest.fixture
+def rbk_ssh_fleet(tmp_path):
+    """Five real sshd hosts on 127.0.0.10-14 (``fleet.inventory()``, ``fleet.hosts``)."""
+    from rbk.hosts import ssh
+    from rbk.testing_ssh import make_fleet, stop_fleet
+
+    ssh._known_hosts_cache.clear()
+    try:
+        fleet = make_fleet(tmp_path / "fleet", 5)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield fleet
+    stop_fleet(fleet)

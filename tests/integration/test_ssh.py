@@ -6,10 +6,11 @@ import json
 import subprocess
 
 from conftest import run_rbk
-from sshd_fixture import fleet, keygen  # noqa: F401 - fixture
+
+from rbk.testing_ssh import keygen
 
 
-def rbk(fleet, *args, runbook: str | None = None, env=None):  # noqa: F811
+def rbk(fleet, *args, runbook: str | None = None, env=None):
     if runbook is not None:
         (fleet.root / "rb.yaml").write_text(runbook)
     return run_rbk(*args, "-i", str(fleet.inventory()), "--format", "json", cwd=fleet.root,
@@ -35,7 +36,8 @@ def hosts_of(report: dict, step: str = "who") -> dict:
     return next(s for s in report["steps"] if s["id"] == step)["hosts"]
 
 
-def test_runs_on_five_hosts_each_on_its_own_server(fleet):  # noqa: F811
+def test_runs_on_five_hosts_each_on_its_own_server(rbk_ssh_fleet):
+    fleet = rbk_ssh_fleet
     proc = rbk(fleet, "run", "rb.yaml", runbook=ECHO.format(pct=0))
     assert proc.returncode == 0, proc.stderr
     hosts = hosts_of(json.loads(proc.stdout))
@@ -45,7 +47,8 @@ def test_runs_on_five_hosts_each_on_its_own_server(fleet):  # noqa: F811
         assert f" {h.address} {h.port} plain" in out  # SSH_CONNECTION: client ip/port server ip/port
 
 
-def test_one_host_down_fails_alone_within_max_fail_percentage(fleet):  # noqa: F811
+def test_one_host_down_fails_alone_within_max_fail_percentage(rbk_ssh_fleet):
+    fleet = rbk_ssh_fleet
     fleet.hosts[2].stop()
     proc = rbk(fleet, "run", "rb.yaml", runbook=ECHO.format(pct=20))
     assert proc.returncode == 0, proc.stderr
@@ -58,7 +61,8 @@ def test_one_host_down_fails_alone_within_max_fail_percentage(fleet):  # noqa: F
     assert step["failed_hosts"] == ["web-3"]
 
 
-def test_max_fail_percentage_stops_the_rollout(fleet):  # noqa: F811
+def test_max_fail_percentage_stops_the_rollout(rbk_ssh_fleet):
+    fleet = rbk_ssh_fleet
     fleet.hosts[0].stop()
     fleet.hosts[1].stop()
     proc = rbk(fleet, "run", "rb.yaml", runbook=ECHO.format(pct=20))
@@ -66,7 +70,8 @@ def test_max_fail_percentage_stops_the_rollout(fleet):  # noqa: F811
     assert "2 of 5 hosts failed (40% > max_fail_percentage 20%)" in proc.stderr
 
 
-def test_canary_batches_stop_before_the_rest(fleet):  # noqa: F811
+def test_canary_batches_stop_before_the_rest(rbk_ssh_fleet):
+    fleet = rbk_ssh_fleet
     marker = fleet.root / "ran.txt"
     runbook = f"""\
 name: canary
@@ -84,7 +89,8 @@ steps:
     assert len(marker.read_text().splitlines()) == 1
 
 
-def test_changed_host_key_is_refused_and_nothing_is_sent(fleet, tmp_path):  # noqa: F811
+def test_changed_host_key_is_refused_and_nothing_is_sent(rbk_ssh_fleet, tmp_path):
+    fleet = rbk_ssh_fleet
     victim = fleet.hosts[1]
     victim.stop()
     victim.hostkey.unlink()
@@ -108,7 +114,8 @@ steps:
     assert "Traceback" not in proc.stderr
 
 
-def test_unknown_host_is_refused_with_the_command_to_add_it(fleet):  # noqa: F811
+def test_unknown_host_is_refused_with_the_command_to_add_it(rbk_ssh_fleet):
+    fleet = rbk_ssh_fleet
     lines = fleet.known_hosts.read_text().splitlines(keepends=True)
     fleet.known_hosts.write_text("".join(lines[1:]))  # forget web-1
     h = fleet.hosts[0]
@@ -123,7 +130,8 @@ def test_unknown_host_is_refused_with_the_command_to_add_it(fleet):  # noqa: F81
     assert fp in proc.stderr  # the fingerprint to compare out of band
 
 
-def test_hostile_values_cannot_run_anything_extra(fleet, tmp_path):  # noqa: F811
+def test_hostile_values_cannot_run_anything_extra(rbk_ssh_fleet, tmp_path):
+    fleet = rbk_ssh_fleet
     pwned = tmp_path / "pwned"
     hostile = f"x'; touch {pwned}; echo '$(touch {pwned})`touch {pwned}`"
     proc = rbk(fleet, "run", "rb.yaml", "-e", f"note={hostile}", runbook=ECHO.format(pct=0))
@@ -140,7 +148,8 @@ def test_hostile_values_cannot_run_anything_extra(fleet, tmp_path):  # noqa: F81
     assert target.returncode != 0
 
 
-def test_files_over_sftp_and_one_connection_per_host(fleet, tmp_path):  # noqa: F811
+def test_files_over_sftp_and_one_connection_per_host(rbk_ssh_fleet, tmp_path):
+    fleet = rbk_ssh_fleet
     dest = tmp_path / "remote.conf"
     runbook = f"""\
 name: files

@@ -1,4 +1,9 @@
-"""Real OpenSSH sshd daemons as separate hosts on 127.0.0.x, with their own host keys."""
+"""Real OpenSSH sshd daemons as separate hosts on 127.0.0.x, with their own host keys.
+
+For rbk's own tests and for plugin authors (the ``rbk_ssh_fleet`` fixture of
+rbk's pytest plugin): ``make_fleet(dir, n)`` starts n sshd processes, writes a
+client key, a known_hosts file and ``fleet.inventory()``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,6 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
 
 SSHD = "/usr/sbin/sshd"
 
@@ -114,10 +117,11 @@ class Fleet:
 
 def make_fleet(root: Path, n: int) -> Fleet:
     if not os.path.exists(SSHD):
-        pytest.fail("OpenSSH sshd is not installed: run ./scripts/test "
-                    "(it apt-get installs openssh-server)")
+        raise RuntimeError("OpenSSH sshd is not installed (Debian: apt-get install "
+                           "openssh-server; rbk's ./scripts/test does it)")
     if os.geteuid() == 0:
         os.makedirs("/run/sshd", exist_ok=True)  # privilege separation directory
+    root.mkdir(parents=True, exist_ok=True)
     fleet = Fleet(root)
     keygen(fleet.client_key)
     authorized = root / "authorized_keys"
@@ -138,12 +142,6 @@ def make_fleet(root: Path, n: int) -> Fleet:
     return fleet
 
 
-@pytest.fixture
-def fleet(tmp_path):
-    from rbk.hosts import ssh
-
-    ssh._known_hosts_cache.clear()
-    f = make_fleet(tmp_path, 5)
-    yield f
-    for h in f.hosts:
+def stop_fleet(fleet: Fleet) -> None:
+    for h in fleet.hosts:
         h.stop()
