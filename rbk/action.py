@@ -209,6 +209,9 @@ class ActionContext:
     timeout: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     variables: dict[str, Any] = field(default_factory=dict)
+    #: Other inventory hosts by pattern, with the run's reused connections (for actions
+    #: that coordinate a group, such as hosts.scale).
+    select_hosts: Callable[[str], list[Host]] | None = None
 
     def path(self, value: str | Path) -> Path:
         """Resolve a user-given path relative to the directory rbk was started in."""

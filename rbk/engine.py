@@ -321,6 +321,15 @@ class _Run:
         out.update(changed=changed, skipped=False, failed=False)
         self.outputs[step.id] = out
 
+    def hosts_for(self, pattern: str) -> list[Host]:
+        out = []
+        for n in self.inventory.select(pattern):
+            with self.lock:
+                if n not in self.hosts:
+                    self.hosts[n] = self.inventory.host(n, self.registry.transports)
+                out.append(self.hosts[n])
+        return out
+
     def select_hosts(self, step: Step, variables: dict[str, Any]) -> list[Host]:
         pattern = step.on if step.on is not None else self.rb.targets
         if pattern is not None:
@@ -376,7 +385,8 @@ class _Run:
             evaluate=lambda expr, extra=None: self.templater.evaluate(
                 expr, {**variables, **(extra or {})}, step=step.id),
             confirm=lambda q: self.gate(step, q),
-            log=log, timeout=step.timeout, variables=variables)
+            log=log, timeout=step.timeout, variables=variables,
+            select_hosts=lambda pattern: self.hosts_for(pattern))
 
     def render_inputs(self, step: Step, cls: type[Action], with_: dict[str, Any],
                       variables: dict[str, Any]) -> Any:

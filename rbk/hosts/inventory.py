@@ -35,9 +35,13 @@ class Inventory:
         return cls(hosts={LOCAL: {"transport": "local"}})
 
     def select(self, patterns: str | list[str] | None) -> list[str]:
-        """Host names matching ``patterns`` (comma/colon separated), in inventory order."""
+        """Host names matching ``patterns`` (comma/colon separated), in inventory order.
+
+        No pattern means this machine: ``localhost`` exists implicitly (transport
+        local), like Ansible's, and is part of ``all`` only when the file declares it.
+        """
         if patterns is None:
-            return [LOCAL] if LOCAL in self.hosts else list(self.hosts)[:1]
+            return [LOCAL]
         if isinstance(patterns, str):
             patterns = [patterns]
         terms: list[str] = []
@@ -55,7 +59,8 @@ class Inventory:
                 selected = [h for h in selected if h in keep]
             else:
                 selected += [h for h in self._expand(term) if h not in selected]
-        return [h for h in self.hosts if h in selected]
+        ordered = [h for h in self.hosts if h in selected]
+        return ordered + [LOCAL] if LOCAL in selected and LOCAL not in self.hosts else ordered
 
     def _expand(self, term: str) -> list[str]:
         if term == "all":
@@ -65,7 +70,7 @@ class Inventory:
             for member in self.groups[term]:
                 out += [h for h in self._expand(member) if h not in out]
             return out
-        if term in self.hosts:
+        if term in self.hosts or term == LOCAL:
             return [term]
         if any(c in term for c in "*?["):
             return [h for h in self.hosts if fnmatch.fnmatchcase(h, term)]
@@ -73,7 +78,9 @@ class Inventory:
                          f"known: {', '.join(list(self.groups) + list(self.hosts))}")
 
     def host(self, name: str, transports: dict[str, Any]) -> Host:
-        spec = self.hosts[name]
+        spec = self.hosts.get(name, {"transport": "local"} if name == LOCAL else None)
+        if spec is None:
+            raise UsageError(f"no host '{name}' in inventory {self.source}")
         kind = spec.get("transport", "local" if not spec.get("address") else "ssh")
         factory = transports.get(kind)
         if factory is None:

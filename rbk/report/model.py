@@ -52,7 +52,7 @@ class StepEntry:
         """Hosts whose plan, result and outcome read the same, grouped (50 hosts saying the
         same thing are one entry), in first-seen order."""
         groups: dict[Any, tuple[list[str], HostEntry]] = {}
-        for name, h in self.hosts.items():
+        for name, h in sorted(self.hosts.items(), key=lambda kv: _natural(kv[0])):
             plan, result = h.plan or {}, h.result or {}
             key = (plan.get("summary"), plan.get("diff"), tuple(plan.get("commands") or []),
                    repr(plan.get("api_calls")), result.get("summary"), h.status, h.error,
@@ -140,6 +140,13 @@ class Report:
             "rollback": self.rollback, "changes": [s.id for s in self.changing_steps],
             "steps": [s.to_dict() for s in self.steps],
         }
+
+
+def _natural(name: str) -> list[Any]:
+    """web-2 before web-10 (hosts finish in any order; reports list them stably)."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def build_report(events: list[dict[str, Any]]) -> Report:

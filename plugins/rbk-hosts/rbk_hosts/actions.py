@@ -223,4 +223,6 @@ class Service(Action):
             self._do(ctx, inputs, "start")
 
 
-ACTIONS = [Facts, Upload, Service]
+from rbk_hosts.scale import Scale  # noqa: E402 - keeps one module per action family
+
+ACTIONS = [Facts, Upload, Service, Scale]

@@ -99,3 +99,55 @@ def test_service_start_is_idempotent_and_rolled_back(rbk_ssh_fleet, tmp_path):
     code, report, err = rbk(fleet, {"name": "s", "steps": [stop]})
     assert code == 0, err
     assert not pidfile.exists()
+
+
+def _listening(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def test_scale_from_one_to_four_health_checked_then_rolled_back(rbk_ssh_fleet, tmp_path):
+    fleet = rbk_ssh_fleet
+    ports = [_free_port(), _free_port()]
+    pid = f"{tmp_path}/{{address}}-{{port}}.pid"
+    start = (f"cd {tmp_path} && (nohup {sys.executable} -m http.server {{port}} --bind "
+             f"{{address}} >/dev/null 2>&1 & echo $! > {pid})")
+    scale = {"id": "scale", "action": "hosts.scale", "with": {
+        "hosts": "web-1,web-2", "count": 4, "ports": ports,
+        "status": f"kill -0 $(cat {pid} 2>/dev/null) 2>/dev/null",
+        "start": start, "stop": f"kill $(cat {pid}) && rm -f {pid}",
+        "health": "http://{address}:{port}/", "health_timeout": 15}}
+    web1, web2 = fleet.hosts[0], fleet.hosts[1]
+    # one instance already runs on web-1
+    subprocess.run(["sh", "-c", start.replace("{port}", str(ports[0]))
+                    .replace("{address}", web1.address)], check=True)
+    deadline = time.monotonic() + 10
+    while not _listening(web1.address, ports[0]):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    code, report, err = rbk(fleet, {"name": "s", "steps": [scale]}, "--dry-run")
+    assert code == 0, err
+    plan = hosts(report, "scale")["localhost"]["plan"]
+    assert plan["summary"] == (f"1 -> 4 instances: start web-2:{ports[0]}, web-1:{ports[1]}, "
+                               f"web-2:{ports[1]}")
+
+    boom = {"id": "boom", "action": "assert", "with": {"that": "false"}}
+    code, report, err = rbk(fleet, {"name": "s", "steps": [scale, boom]})
+    assert code == 1, err
+    assert _listening(web1.address, ports[0])
+    assert not any(_listening(h.address, p) for h, p in
+                   ((web2, ports[0]), (web1, ports[1]), (web2, ports[1])))
+
+    code, report, err = rbk(fleet, {"name": "s", "steps": [scale]})
+    assert code == 0, err
+    assert all(_listening(h.address, p) for h in (web1, web2) for p in ports)
+    back = json.loads(json.dumps(scale))
+    back["with"]["count"] = 1
+    code, report, err = rbk(fleet, {"name": "s", "steps": [back]})
+    assert code == 0, err
+    assert [(h.address, p) for h in (web1, web2) for p in ports
+            if _listening(h.address, p)] == [(web1.address, ports[0])]
