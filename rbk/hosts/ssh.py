@@ -232,7 +232,6 @@ class SSHTransport:
                     f" -- sh -c {shlex.quote(line)}")
         start = time.monotonic()
         chan = self.connection().open_session(timeout=10)
-        chan.settimeout(0.2)
         chan.exec_command(line)
         if password is not None or stdin is not None:
             if password is not None:
@@ -244,27 +243,27 @@ class SSHTransport:
         truncated = False
         deadline = start + timeout if timeout else None
         timed_out = False
-        while True:
-            progressed = False
-            for recv_ready, recv, buf in ((chan.recv_ready, chan.recv, out),
-                                          (chan.recv_stderr_ready, chan.recv_stderr, err)):
-                while recv_ready():
+        # Blocking reads with a short timeout (no busy polling: with 100 hosts, polling
+        # threads starve paramiko's own transport threads of the GIL).
+        chan.settimeout(0.5)
+        for recv, buf in ((chan.recv, out), (chan.recv_stderr, err)):
+            while True:
+                try:
                     data = recv(65536)
-                    if not data:
+                except TimeoutError:
+                    if deadline and time.monotonic() > deadline:
+                        timed_out = True
                         break
-                    progressed = True
-                    room = max_output - len(buf)
-                    if room > 0:
-                        buf += data[:room]
-                    if len(data) > room:
-                        truncated = True
-            if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    continue
+                if not data:
+                    break
+                room = max_output - len(buf)
+                if room > 0:
+                    buf += data[:room]
+                if len(data) > room:
+                    truncated = True
+            if timed_out:
                 break
-            if deadline and time.monotonic() > deadline:
-                timed_out = True
-                break
-            if not progressed:
-                time.sleep(0.005)
         if timed_out:
             chan.close()  # the remote side sees the channel close (SIGHUP on a pty-less exec)
             code = -9
