@@ -314,10 +314,10 @@ class _Run:
         return True
 
     def record_outputs(self, step: Step, per_host: dict[str, dict[str, Any]], changed: bool) -> None:
-        if len(per_host) == 1:
-            out = dict(next(iter(per_host.values())))
-        else:
-            out = {"hosts": per_host}
+        # One host: its outputs directly (steps.x.stdout); always also per host
+        # (steps.x.hosts['web-1'].stdout), so runbooks can aggregate over a group.
+        out = dict(next(iter(per_host.values()))) if len(per_host) == 1 else {}
+        out["hosts"] = per_host
         out.update(changed=changed, skipped=False, failed=False)
         self.outputs[step.id] = out
 

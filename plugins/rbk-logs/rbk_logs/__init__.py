@@ -9,3 +9,17 @@ def rbk_actions(register):
 
     register(LogsInspect)
     register(SlowQueries)
+
+
+@hookimpl
+def rbk_template_filters():
+    def path_prefixes(paths):
+        """Directory prefixes of URL paths, unique, in order: /static/a.js -> /static/."""
+        out = []
+        for p in paths or []:
+            prefix = str(p).rsplit("/", 1)[0] + "/"
+            if prefix != "/" and prefix not in out:
+                out.append(prefix)
+        return out
+
+    return {"path_prefixes": path_prefixes}

@@ -172,6 +172,7 @@ class BlockInputs(Common):
                                                     "expired entries go on the next run.")
     expire: bool = Field(False, description="Only lift expired entries (rbk do nginx.block "
                                             "expire=true).")
+    clear: bool = Field(False, description="Lift every entry of this block list.")
     protected: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"],
                                  description="Ranges never blocked (your own, monitors, CDN).")
     status: int = Field(403, ge=400, le=599)
@@ -214,7 +215,7 @@ class Block(NginxAction):
         entries = {n: u for n, u in current.items() if n not in lifted}
         protected = [values.network(p) for p in i.protected]
         added = []
-        if i.state == "present" and not i.expire:
+        if i.state == "present" and not i.expire and not i.clear:
             until = (dt.datetime.fromtimestamp(now + i.expires, dt.UTC).isoformat(
                 timespec="seconds") if i.expires else "never")
             for raw in i.clients:
@@ -229,6 +230,8 @@ class Block(NginxAction):
                 if key not in entries:
                     added.append(key)
                 entries[key] = until if key not in entries or entries[key] != "never" else "never"
+        elif i.clear:
+            entries = {}
         elif i.state == "absent":
             for raw in i.clients:
                 net = values.network(raw)
