@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from conftest import ROOT, TESTS, run_rbk
+from conftest import TESTS, run_rbk
 
 
 def test_unknown_runbook_is_one_line_with_suggestion(cli):
@@ -107,30 +107,6 @@ def test_runbook_search_path_env_and_config(cli, rbk_home, monkeypatch):
     monkeypatch.delenv("RBK_PATH")
     (rbk_home / "rbk.yaml").write_text("runbook_paths: [elsewhere]\n")
     assert cli("run", "hello", "-n").code == 0
-
-
-def test_traffic_spike_dry_run_on_example_incident(rbk_home):
-    log = rbk_home / "access.log"
-    proc = run_rbk("-h")
-    assert proc.returncode == 0
-    import subprocess
-    import sys
-
-    subprocess.run([sys.executable, str(ROOT / "examples/incident/generate.py"), str(log)],
-                   check=True, capture_output=True)
-    managed = rbk_home / "managed"
-    managed.mkdir()
-    proc = run_rbk("run", "traffic-spike", "--dry-run", "--format", "json",
-                   "-e", f"access_log={log}", "-e", f"nginx_managed_dir={managed}", cwd=ROOT,
-                   env={"RBK_STATE_DIR": str(rbk_home / "state")})
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
-    steps = {s["id"]: s for s in report["steps"]}
-    findings = json.loads(steps["inspect"]["hosts"]["localhost"]["plan"]["outputs"]["stdout"])
-    assert findings["clients"][0]["client"] == "203.0.113.7"
-    diff = steps["limits"]["hosts"]["localhost"]["plan"]["diff"]
-    assert "+deny 203.0.113.7;" in diff and "+limit_conn rbk_perip_conn 20;" in diff
-    assert list(managed.iterdir()) == []  # nothing written
 
 
 def test_charts_and_tables_in_every_format(cli, monkeypatch):

@@ -51,7 +51,36 @@ def generate(out: Path) -> None:
     out.write_text("".join(lines), encoding="utf-8")
 
 
+def generate_slow_log(out: Path) -> None:
+    """MySQL slow log for the same half hour: the search query gets hammered in the spike."""
+    rng = random.Random(7)
+    entries = []
+    for second in range(0, 30 * 60, 7):
+        t = START + timedelta(seconds=second)
+        spike = second >= 22 * 60
+        for _ in range(4 if spike else 1):
+            qt = rng.uniform(1.5, 4.0) if spike else rng.uniform(1.0, 1.4)
+            entries.append(
+                f"# Time: {t.strftime('%Y-%m-%dT%H:%M:%S.000000Z')}\n"
+                f"# User@Host: shop[shop] @ app [10.0.0.5]  Id: {100 + second}\n"
+                f"# Query_time: {qt:.6f}  Lock_time: 0.000020 Rows_sent: 20  "
+                f"Rows_examined: {rng.randint(200000, 400000)}\n"
+                f"SET timestamp={int(t.timestamp())};\n"
+                f"SELECT * FROM products WHERE name LIKE '%{rng.choice(['shoe', 'hat', 'bag'])}%'"
+                f" ORDER BY score DESC LIMIT 20;\n")
+        if second % 70 == 0:
+            entries.append(
+                f"# Time: {t.strftime('%Y-%m-%dT%H:%M:%S.000000Z')}\n"
+                f"# User@Host: shop[shop] @ app [10.0.0.5]  Id: 9\n"
+                f"# Query_time: 1.100000  Lock_time: 0.000010 Rows_sent: 1  Rows_examined: 90000\n"
+                f"SET timestamp={int(t.timestamp())};\n"
+                f"SELECT COUNT(*) FROM orders WHERE created_at > '2026-12-0{rng.randint(1, 3)}';\n")
+    out.write_text("/usr/sbin/mysqld, Version: 8.0.36. started with:\n" + "".join(entries))
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("access.log")
     generate(target)
-    print(f"wrote {target}")
+    slow = target.with_name("mysql-slow.log")
+    generate_slow_log(slow)
+    print(f"wrote {target} and {slow}")

@@ -84,6 +84,15 @@ class Scale(Action):
                 (f": stop {', '.join(_label(s) for s in stop)}" if stop else ""))
         commands = [f"{s['host']}: {_fill(inputs.start, s['address'], s['port'])}" for s in start]
         commands += [f"{s['host']}: {_fill(inputs.stop, s['address'], s['port'])}" for s in stop]
+        if inputs.upstream and (start or stop):
+            pool = inputs.upstream.get("upstream")
+            on = inputs.upstream.get("on") or ctx.host.name
+            if start:
+                commands.append(f"nginx.upstream add {', '.join(_addr(s) for s in start)} "
+                                f"to {pool} on {on}")
+            if stop:
+                commands.append(f"nginx.upstream remove {', '.join(_addr(s) for s in stop)} "
+                                f"from {pool} on {on}")
         return Plan(changed=bool(start or stop),
                     summary=what if start or stop else f"already {inputs.count} instances",
                     fidelity=Fidelity.ESTIMATED, fidelity_reason="instances may start or "
@@ -195,6 +204,10 @@ def _with_host(ctx, host):
 
 def _address(host) -> str:
     return str(host.vars.get("address") or host.name)
+
+
+def _addr(slot: dict) -> str:
+    return f"{slot['address']}:{slot['port']}"
 
 
 def _label(slot: dict) -> str:

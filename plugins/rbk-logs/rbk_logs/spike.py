@@ -12,7 +12,8 @@ MIN_BUCKETS = 6
 
 def detect_spike(per_bucket: pl.DataFrame, bucket: int, factor: float) -> dict[str, Any]:
     """The contiguous run of buckets whose rate is >= ``factor`` x baseline with the most
-    extra requests. Baseline = median bucket rate outside that run."""
+    extra requests. Baseline = the 30th percentile of bucket rates to find the run, then
+    the median rate outside it."""
     from rbk_logs.analyze import _iso
 
     if per_bucket.height == 0:
@@ -24,7 +25,9 @@ def detect_spike(per_bucket: pl.DataFrame, bucket: int, factor: float) -> dict[s
     if len(rates) < MIN_BUCKETS:
         return {"detected": False,
                 "reason": f"only {len(rates)} buckets of {bucket}s; need {MIN_BUCKETS}"}
-    baseline = statistics.median(rates)
+    # A low quantile, not the median: in an incident window the spike may well cover
+    # more than half of the buckets. Refined below with the median outside the spike.
+    baseline = statistics.quantiles(rates, n=10, method="inclusive")[2]
     best: tuple[float, int, int] | None = None
     i = 0
     while i < len(rates):

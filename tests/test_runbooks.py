@@ -1,0 +1,80 @@
+"""The runbook library: the README's dry run on the example incident, as a golden report.
+
+Regenerate the snapshots after an intended change: RBK_UPDATE_GOLDEN=1 ./scripts/test -k golden
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_rbk
+
+GOLDEN = Path(__file__).parent / "golden"
+RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
+EXPIRES = re.compile(r"rbk-expires=[0-9T:+-]+")
+
+
+def normalise(report: dict, root: Path) -> dict:
+    text = json.dumps(report, sort_keys=True)
+    text = text.replace(str(root), "<root>")
+    text = RUN_ID.sub("<run>", text)
+    text = EXPIRES.sub("rbk-expires=<time>", text)
+    data = json.loads(text)
+    for key in ("started", "finished", "trigger"):
+        data[key] = "<volatile>"
+    for step in data["steps"]:
+        for host in step["hosts"].values():
+            plan = host.get("plan") or {}
+            if step["action"] == "hosts.facts":  # this machine's numbers
+                plan["outputs"] = "<facts>"
+                plan["summary"] = "<facts>"
+    return data
+
+
+@pytest.fixture
+def incident(tmp_path):
+    """A copy of examples/ with the incident's logs generated, as the README's command sees it."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples",
+                    ignore=shutil.ignore_patterns("access.log", "mysql-slow.log", "run"))
+    subprocess.run([sys.executable, "examples/incident/generate.py"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    return tmp_path
+
+
+def dry_run(root: Path, runbook: str, *extra: str) -> dict:
+    proc = run_rbk("run", runbook, "--dry-run", "-i", "examples/incident/inventory.yaml",
+                   "-e", "@examples/incident/inputs.yaml", *extra, "--format", "json", cwd=root,
+                   env={"RBK_STATE_DIR": str(root / "state"), "RBK_PATH": str(ROOT / "runbooks")})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def check_golden(name: str, data: dict) -> None:
+    path = GOLDEN / f"{name}.json"
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    if os.environ.get("RBK_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"no snapshot {path}: run with RBK_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} dry run changed; if intended: RBK_UPDATE_GOLDEN=1"
+
+
+def test_golden_traffic_spike_dry_run_on_the_example(incident):
+    report = dry_run(incident, "traffic-spike")
+    steps = {s["id"]: s for s in report["steps"]}
+    inspect = steps["inspect"]["hosts"]["localhost"]["plan"]["outputs"]
+    assert inspect["spike"]["detected"] and inspect["spike"]["start"] == "2026-12-03T14:22:00Z"
+    assert inspect["top_clients"][0]["client"] == "203.0.113.7"
+    assert "+    203.0.113.7 1;" in steps["block"]["hosts"]["localhost"]["plan"]["diff"]
+    assert steps["block"]["approve"] is True
+    assert "+location ^~ /static/ {" in steps["cache"]["hosts"]["localhost"]["plan"]["diff"]
+    assert report["changes"] == ["block", "rate_limit", "conn_limit", "cache", "scale"]
+    managed = incident / "examples/incident/nginx/conf.d/rbk"
+    assert sorted(p.name for p in managed.rglob("*.conf")) == ["app_pool.conf"]  # nothing written
+    check_golden("traffic-spike", normalise(report, incident))
