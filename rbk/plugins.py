@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = (
     "rbk.builtin.notify",
     "rbk.builtin.assert_",
     "rbk.builtin.wait",
+    "rbk.builtin.finding",
     "rbk.builtin.core",
 )
 

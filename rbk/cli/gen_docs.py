@@ -64,9 +64,35 @@ def hooks_reference() -> str:
     return "\n".join(out)
 
 
+def runbook_pages() -> dict[str, str]:
+    """docs/runbooks/NAME.md from each runbook's metadata (rbk show NAME --format markdown),
+    and a catalogue."""
+    from rbk import plugins
+    from rbk.describe import describe_runbook
+    from rbk.loader import load_runbook
+
+    registry = plugins.get_registry()
+    pages: dict[str, str] = {}
+    rows = ["# Runbook catalogue", "",
+            "Generated from `runbooks/` by `python -m rbk.cli.gen_docs`; CI checks it is current.",
+            "", "| runbook | what it does |", "|---|---|"]
+    for path in sorted((DOCS.parent / "runbooks").glob("*.yaml")):
+        loaded = load_runbook(path)
+        rb = loaded.runbook
+        pages[f"runbooks/{rb.name}.md"] = describe_runbook(loaded, registry, "markdown")
+        rows.append(f"| [{rb.name}]({rb.name}.md) | {rb.title} |")
+    pages["runbooks/README.md"] = "\n".join(rows) + "\n"
+    return pages
+
+
 PAGES = {"cli.md": cli_reference, "actions.md": actions_reference, "hooks.md": hooks_reference}
 
+
+def all_pages() -> dict[str, str]:
+    return {**{page: make() for page, make in PAGES.items()}, **runbook_pages()}
+
 if __name__ == "__main__":
-    for page, make in PAGES.items():
-        (DOCS / page).write_text(make())
+    for page, text in all_pages().items():
+        (DOCS / page).parent.mkdir(parents=True, exist_ok=True)
+        (DOCS / page).write_text(text)
         print(f"wrote docs/{page}", file=sys.stderr)
