@@ -117,9 +117,12 @@ class Scale(Action):
             for slot in plan.data["stop"]:
                 self._run(by_name[slot["host"]], inputs.stop, slot)
                 stopped.append(slot)
-        except StepFailed:
+        except StepFailed as exc:
             # Undo what this step already did before failing it.
-            self._undo(ctx, inputs, by_name, started, stopped)
+            try:
+                self._undo(ctx, inputs, by_name, started, stopped)
+            except StepFailed as undo:
+                raise StepFailed(f"{exc}; {undo}") from None
             raise
         return Result(outputs=plan.outputs, summary=plan.summary,
                       data={"inputs": plan.data["inputs"], "started": started,
@@ -131,16 +134,36 @@ class Scale(Action):
         self._undo(ctx, inputs, by_name, result.data["started"], result.data["stopped"])
 
     def _undo(self, ctx, inputs, by_name, started, stopped) -> None:
+        """Best effort over every instance: one that fails to stop must not leave the
+        others running. Raises at the end if any instance is still in the wrong state."""
+        problems = []
         if started:
             try:
                 self._upstream(ctx, inputs, "remove", started, tolerant=True)
-            finally:
-                for slot in reversed(started):
-                    self._run(by_name[slot["host"]], inputs.stop, slot)
+            except StepFailed as exc:
+                problems.append(str(exc))
+            for slot in reversed(started):
+                host = by_name[slot["host"]]
+                host.run(_fill(inputs.stop, slot["address"], slot["port"]), timeout=120)
+                if self._running(host, inputs, slot):
+                    problems.append(f"{_label(slot)} still runs after stop")
         for slot in stopped:
-            self._run(by_name[slot["host"]], inputs.start, slot)
+            host = by_name[slot["host"]]
+            host.run(_fill(inputs.start, slot["address"], slot["port"]), timeout=120)
+            if not self._running(host, inputs, slot):
+                problems.append(f"{_label(slot)} did not start again")
         if stopped:
-            self._upstream(ctx, inputs, "add", stopped)
+            try:
+                self._upstream(ctx, inputs, "add", stopped)
+            except StepFailed as exc:
+                problems.append(str(exc))
+        if problems:
+            raise StepFailed("undoing the scale change was incomplete: " + "; ".join(problems))
+
+    @staticmethod
+    def _running(host, inputs: ScaleInputs, slot: dict) -> bool:
+        return host.run(_fill(inputs.status, slot["address"], slot["port"]),
+                        timeout=30).exited == 0
 
     @staticmethod
     def _run(host, template: str, slot: dict) -> None:

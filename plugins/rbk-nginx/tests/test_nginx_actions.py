@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from nginx_fixture import nginx  # noqa: F401 - fixture
+from rbk_nginx.testing import nginx  # noqa: F401 - fixture
 
 
 def runbook(*steps: dict) -> str:

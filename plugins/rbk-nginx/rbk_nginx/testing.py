@@ -1,4 +1,9 @@
-"""A real nginx on 127.0.0.1 with a temporary prefix, in front of counting Python backends."""
+"""A real nginx on 127.0.0.1 with a temporary prefix, in front of counting Python backends.
+
+For rbk-nginx's tests and anyone testing runbooks that use it:
+``start_nginx(dir)`` returns an :class:`Nginx` (``.get()``, ``.settings``,
+``.reload()``, ``.stop()``); the ``nginx`` fixture wraps it.
+"""
 
 from __future__ import annotations
 
@@ -124,6 +129,17 @@ class Nginx:
                 continue
         return out
 
+    def reload(self) -> None:
+        subprocess.run([self.binary, *_flags(self.prefix), "-s", "reload"], check=True,
+                       capture_output=True)
+        time.sleep(0.5)
+
+    def stop(self) -> None:
+        subprocess.run([self.binary, *_flags(self.prefix), "-s", "stop"], capture_output=True)
+        for b in self.backends:
+            b.shutdown()
+            b.server_close()
+
     def managed_hashes(self) -> dict[str, str]:
         return {str(p.relative_to(self.managed)): hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in sorted(self.managed.rglob("*.conf"))}
@@ -133,11 +149,11 @@ def nginx_binary() -> str:
     for candidate in (shutil.which("nginx"), "/usr/sbin/nginx"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    pytest.fail("nginx is not installed: run ./scripts/test (it apt-get installs nginx)")
+    raise RuntimeError("nginx is not installed (Debian: apt-get install nginx; rbk's "
+                       "./scripts/test does it)")
 
 
-@pytest.fixture
-def nginx(tmp_path):
+def start_nginx(tmp_path: Path) -> Nginx:
     binary = nginx_binary()
     prefix = tmp_path / "nginx"
     for d in ("conf/rbk/http", "conf/rbk/server", "conf/rbk/location", "conf/rbk/upstream",
@@ -148,9 +164,9 @@ def nginx(tmp_path):
     (prefix / "conf/rbk/upstream/app_pool.conf").write_text(f"server {first.address};\n")
     user = "user root;" if os.geteuid() == 0 else ""
     (prefix / "conf/nginx.conf").write_text(CONF.format(port=port, user=user))
-    cmd = [binary, "-p", str(prefix) + "/", "-c", "conf/nginx.conf"]
-    started = subprocess.run(cmd, capture_output=True, text=True)
-    assert started.returncode == 0, started.stderr
+    started = subprocess.run([binary, *_flags(prefix)], capture_output=True, text=True)
+    if started.returncode != 0:
+        raise RuntimeError(f"nginx did not start: {started.stderr}")
     server = Nginx(prefix, port, binary, [first, second])
     deadline = time.monotonic() + 10
     while True:
@@ -159,10 +175,21 @@ def nginx(tmp_path):
                 break
         except OSError:
             pass
-        assert time.monotonic() < deadline, (prefix / "logs/error.log").read_text()
+        if time.monotonic() > deadline:
+            raise RuntimeError((prefix / "logs/error.log").read_text())
         time.sleep(0.05)
+    return server
+
+
+def _flags(prefix: Path) -> list[str]:
+    return ["-p", str(prefix) + "/", "-c", "conf/nginx.conf"]
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    try:
+        server = start_nginx(tmp_path)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     yield server
-    subprocess.run(cmd + ["-s", "stop"], capture_output=True)
-    for b in (first, second):
-        b.shutdown()
-        b.server_close()
+    server.stop()
