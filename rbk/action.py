@@ -212,6 +212,9 @@ class ActionContext:
     #: Other inventory hosts by pattern, with the run's reused connections (for actions
     #: that coordinate a group, such as hosts.scale).
     select_hosts: Callable[[str], list[Host]] | None = None
+    #: Register a secret found at run time (an API token read from the environment):
+    #: it is redacted from everything the run records from then on.
+    add_secret: Callable[[str], None] = lambda value: None
 
     def path(self, value: str | Path) -> Path:
         """Resolve a user-given path relative to the directory rbk was started in."""

@@ -386,7 +386,8 @@ class _Run:
                 expr, {**variables, **(extra or {})}, step=step.id),
             confirm=lambda q: self.gate(step, q),
             log=log, timeout=step.timeout, variables=variables,
-            select_hosts=lambda pattern: self.hosts_for(pattern))
+            select_hosts=lambda pattern: self.hosts_for(pattern),
+            add_secret=self.redactor.add)
 
     def render_inputs(self, step: Step, cls: type[Action], with_: dict[str, Any],
                       variables: dict[str, Any]) -> Any:

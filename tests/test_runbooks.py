@@ -116,3 +116,28 @@ def test_golden_dry_runs_of_the_library(incident, name):
 def test_every_runbook_in_the_library_is_covered():
     names = {p.stem for p in (ROOT / "runbooks").glob("*.yaml")}
     assert names == set(OTHERS) | {"traffic-spike"}
+
+
+def test_traffic_spike_plans_edge_rules_when_a_cdn_zone_is_given(incident):
+    from rbk_cdn.testing import FakeCloudflare
+
+    cf = FakeCloudflare("tok-edge-1234")
+    try:
+        proc = run_rbk("run", "traffic-spike", "--dry-run", "-i", "examples/incident/inventory.yaml",
+                       "-e", "@examples/incident/inputs.yaml", "-e", "cdn_zone=zone9",
+                       "-e", f"cdn_api_base={cf.base}", "--format", "json", cwd=incident,
+                       env={"RBK_STATE_DIR": str(incident / "state"),
+                            "RBK_PATH": str(ROOT / "runbooks"),
+                            "CLOUDFLARE_API_TOKEN": "tok-edge-1234"})
+    finally:
+        cf.shutdown()
+        cf.server_close()
+    assert proc.returncode == 0, proc.stderr
+    steps = {s["id"]: s for s in json.loads(proc.stdout)["steps"]}
+    cache = steps["edge_cache"]["hosts"]["localhost"]["plan"]
+    assert cache["summary"].startswith("would add rule rbk-cache-traffic-spike")
+    assert 'starts_with(http.request.uri.path, \\"/static/' in cache["diff"]
+    rate = steps["edge_rate_limit"]["hosts"]["localhost"]["plan"]
+    assert rate["api_calls"][0]["url"] == "/zones/zone9/rulesets/phases/http_ratelimit/entrypoint"
+    assert cf.writes() == []
+    assert "tok-edge-1234" not in proc.stdout
