@@ -91,11 +91,15 @@ def rbk_transports(register: Callable[[str, Callable[..., Transport]], None]) ->
 
 
 @hookspec
-def rbk_alert_sources(register: Callable[..., None]) -> None:
+def rbk_alert_sources(register: Callable[[str, Callable[..., Any]], None]) -> None:
     """Register webhook payload parsers for ``rbk serve``.
 
-    Reserved for the alert intake (``rbk serve``), which is not in this release
-    yet; implementations are accepted and listed by ``rbk plugins``.
+    :param register: ``register(name, parse)``; the source is served at
+        ``POST /hooks/<name>``. ``parse(payload, headers)`` gets the parsed JSON
+        (already authenticated, size- and depth-checked) and the lower-cased
+        headers, and returns a list of :class:`rbk.serve.alerts.Alert`; it raises
+        :class:`rbk.serve.alerts.PayloadError` (HTTP 400) for a wrong shape.
+        Builtin: ``alertmanager``, ``grafana``, ``pagerduty``, ``generic``.
     """
 
 

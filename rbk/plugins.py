@@ -38,6 +38,7 @@ BUILTIN_PLUGINS = (
     "rbk.builtin.wait",
     "rbk.builtin.finding",
     "rbk.builtin.core",
+    "rbk.serve.alerts",
 )
 
 
@@ -73,6 +74,7 @@ class Registry:
     reporters: dict[str, Callable[..., str]] = field(default_factory=dict)
     notifiers: dict[str, Callable[..., None]] = field(default_factory=dict)
     transports: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    alert_sources: dict[str, Callable[..., Any]] = field(default_factory=dict)
     filters: dict[str, Callable[..., Any]] = field(default_factory=dict)
     failures: list[LoadFailure] = field(default_factory=list)
     distributions: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -257,5 +259,6 @@ def _collect(registry: Registry) -> None:
     call("rbk_reporters", "report format", registry.reporters)
     call("rbk_notifiers", "notifier", registry.notifiers)
     call("rbk_transports", "transport", registry.transports)
+    call("rbk_alert_sources", "alert source", registry.alert_sources)
     for result in reversed(pm.hook.rbk_template_filters()):
         registry.filters.update(result or {})

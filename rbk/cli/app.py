@@ -301,6 +301,79 @@ def report(run_id: str, fmt: str, output: str | None) -> None:
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9095, show_default=True, type=int)
+@click.option("--allow-unauthenticated", is_flag=True,
+              help="Run without a token (binds to loopback only).")
+def serve(host: str, port: int, allow_unauthenticated: bool) -> None:
+    """Receive alert webhooks and start runbooks (dry runs unless allowed)."""
+    from rbk.config import load_config
+    from rbk.errors import UsageError
+    from rbk.runs.state import state_dir
+    from rbk.serve.service import AlertService, ServeConfig
+
+    config = ServeConfig.from_config(load_config(), allow_unauthenticated)
+    config.check()
+    if not config.tokens and host not in ("127.0.0.1", "localhost", "::1"):
+        raise UsageError("--allow-unauthenticated binds to loopback only; configure a token "
+                         "to listen on " + host)
+    service = AlertService(config, state_dir(), _registry())
+    from rbk.serve.app import serve as run_server
+
+    click.echo(f"rbk serve: listening on http://{host}:{port} "
+               f"({len(service.runbooks)} runbooks)", err=True)
+    run_server(service, host, port)
+
+
+@cli.group()
+def triggers() -> None:
+    """Alert routing tools."""
+
+
+@triggers.command(name="test")
+@click.argument("payload", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", default="alertmanager", show_default=True)
+def triggers_test(payload: str, source: str) -> None:
+    """Show which runbooks a webhook payload would start, and with which inputs."""
+    import json
+    from pathlib import Path
+
+    from rbk.errors import UsageError
+    from rbk.search import list_runbooks
+    from rbk.serve.alerts import PayloadError
+    from rbk.serve.routing import route
+    from rbk.validate import load_and_validate
+
+    registry = _registry()
+    parser = registry.alert_sources.get(source)
+    if parser is None:
+        raise UsageError(f"no alert source '{source}' ({', '.join(registry.alert_sources)})")
+    try:
+        alerts = parser(json.loads(Path(payload).read_text()), {})
+    except (ValueError, PayloadError) as exc:
+        raise UsageError(f"{payload}: {exc}") from None
+    runbooks = [load_and_validate(f.path, registry) for f in list_runbooks()]
+    for alert in alerts:
+        hits = route(alert, runbooks)
+        names = ", ".join(f"{m.runbook.name} {json.dumps(m.inputs)}" for m in hits) or "nothing"
+        click.echo(f"{alert.status} {alert.labels.get('alertname', '?')} "
+                   f"[{alert.fingerprint}] -> {names}")
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("-i", "--inventory", type=click.Path(dir_okay=False))
+def approve(run_id: str, inventory: str | None) -> None:
+    """Apply a planned run's runbook with the same inputs, if its plan still holds."""
+    from rbk.approve import approve_run
+    from rbk.config import load_config
+
+    result = approve_run(run_id, _registry(), None, inventory or load_config().get("inventory"))
+    click.echo(result["message"])
+    sys.exit(0 if result["applied"] and result["exit_code"] == 0 else 1)
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of the runbook format (for editors)."""
     import json

@@ -1,0 +1,1 @@
+"""Alert intake for ``rbk serve``: sources, authentication, routing, dedup, queue."""

@@ -1,0 +1,220 @@
+"""The alert service: authenticate, parse, route, persist, then run in the background.
+
+Thin HTTP layers (``rbk.serve.app``) call :meth:`AlertService.handle`; tests and
+other programs can too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rbk.errors import RbkError, UsageError
+from rbk.serve import auth
+from rbk.serve.alerts import Alert, PayloadError
+from rbk.serve.routing import route
+from rbk.serve.store import AlertStore
+
+MAX_BODY = 1024 * 1024
+MAX_DEPTH = 32
+
+
+@dataclass
+class ServeConfig:
+    """``serve:`` in rbk.yaml (docs/serve.md)."""
+
+    tokens: list[str] = field(default_factory=list)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    allow_unauthenticated: bool = False
+    cooldown: float = 3600
+    max_body: int = MAX_BODY
+    allow_auto_apply: bool = False
+    breaker_max_applying: int = 5
+    breaker_window: float = 600
+    notify: dict[str, Any] = field(default_factory=dict)
+    inventory: str | None = None
+    public_url: str = ""
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], allow_unauthenticated: bool = False) -> ServeConfig:
+        from rbk.durations import parse_duration
+
+        s = dict(cfg.get("serve") or {})
+        tokens = [t for t in [os.environ.get("RBK_SERVE_TOKEN", "")] + list(
+            s.get("tokens") or ([s["token"]] if s.get("token") else [])) if t]
+        breaker = s.get("circuit_breaker") or {}
+        return cls(tokens=tokens, sources=dict(s.get("sources") or {}),
+                   allow_unauthenticated=allow_unauthenticated,
+                   cooldown=parse_duration(s.get("cooldown", "1h")),
+                   max_body=int(s.get("max_body", MAX_BODY)),
+                   allow_auto_apply=bool(s.get("allow_auto_apply", False)),
+                   breaker_max_applying=int(breaker.get("max_applying_runs", 5)),
+                   breaker_window=parse_duration(breaker.get("window", "10m")),
+                   notify=dict(s.get("notify") or {}),
+                   inventory=s.get("inventory") or cfg.get("inventory"),
+                   public_url=str(s.get("public_url", "")))
+
+    def check(self) -> None:
+        if not self.tokens and not self.allow_unauthenticated:
+            raise UsageError("rbk serve needs a token: set RBK_SERVE_TOKEN or serve.token in "
+                             "rbk.yaml (or pass --allow-unauthenticated, loopback only)")
+
+
+def _depth(value: Any) -> int:
+    depth, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        depth = max(depth, d)
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return depth
+
+
+class AlertService:
+    def __init__(self, config: ServeConfig, state_dir: Path, registry: Any,
+                 runbook_paths: list[Path] | None = None):
+        self.config, self.state_dir, self.registry = config, state_dir, registry
+        self.store = AlertStore(state_dir / "alerts.db")
+        self.runbooks = self._load_runbooks(runbook_paths)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._worker: threading.Thread | None = None
+
+    def _load_runbooks(self, paths: list[Path] | None) -> list[Any]:
+        from rbk.search import list_runbooks
+        from rbk.validate import load_and_validate
+
+        files = [f.path for f in list_runbooks()] if paths is None else paths
+        return [load_and_validate(p, self.registry) for p in files]
+
+    # -- intake -----------------------------------------------------------------
+
+    def authenticate(self, source: str, headers: dict[str, str], body: bytes) -> None:
+        cfg = self.config.sources.get(source) or {}
+        if source == "grafana" and (cfg.get("secret") or cfg.get("secrets")):
+            auth.check_grafana(headers, body, cfg)
+        elif source == "pagerduty" and (cfg.get("secret") or cfg.get("secrets")):
+            auth.check_pagerduty(headers, body, cfg)
+        elif self.config.tokens:
+            auth.check_token(headers, self.config.tokens)
+        elif not self.config.allow_unauthenticated:
+            raise auth.Rejected(401, "unauthorized")
+
+    def handle(self, source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+        """One webhook delivery -> (HTTP status, JSON answer). Nothing starts unless the
+        request authenticates and parses; 2xx only once the alerts are committed."""
+        headers = {k.lower(): v for k, v in headers.items()}
+        parser = self.registry.alert_sources.get(source)
+        if parser is None:
+            return 404, {"error": f"no alert source '{source}'"}
+        if len(body) > self.config.max_body:
+            return 413, {"error": "body too large"}
+        try:
+            self.authenticate(source, headers, body)
+        except auth.Rejected as exc:
+            return exc.status, {"error": exc.reason}
+        if "json" not in headers.get("content-type", "application/json"):
+            return 415, {"error": "send application/json"}
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return 400, {"error": "body is not valid JSON"}
+        if _depth(payload) > MAX_DEPTH:
+            return 400, {"error": f"JSON nested deeper than {MAX_DEPTH}"}
+        try:
+            alerts: list[Alert] = parser(payload, headers)
+        except PayloadError as exc:
+            return 400, {"error": str(exc)}
+        entries = []
+        for alert in alerts:
+            for m in route(alert, self.runbooks):
+                entries.append({"runbook": m.runbook.name, "fingerprint": alert.fingerprint,
+                                "status": alert.status, "source": source,
+                                "inputs": m.inputs, "alert": alert.as_dict()})
+        try:
+            results = self.store.record(entries, self.config.cooldown)
+        except Exception:  # not persisted -> a 5xx so the sender retries
+            return 503, {"error": "could not persist the alerts; retry"}
+        if any(r["result"] == "queued" for r in results):
+            self._wake.set()
+        return 202, {"alerts": len(alerts), "routed": [
+            {"runbook": r["runbook"], "fingerprint": r["fingerprint"], "result": r["result"],
+             "id": r["id"]} for r in results]}
+
+    # -- runs -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._worker = threading.Thread(target=self._loop, name="rbk-serve-worker", daemon=True)
+        self._worker.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._worker:
+            self._worker.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            row = self.store.next_queued()
+            if row is None:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            self.run_one(row)
+
+    def run_one(self, row: Any) -> None:
+        """Runs are serialised (one at a time), so one runbook never races itself."""
+        from rbk.engine import RunOptions, run_runbook
+        from rbk.hosts.inventory import load_inventory
+
+        loaded = next((r for r in self.runbooks if r.name == row["runbook"]), None)
+        if loaded is None:
+            self.store.finish(row["id"], "failed", None, None, "plan", "runbook no longer loaded")
+            return
+        apply = loaded.runbook.auto_apply and self.config.allow_auto_apply
+        note = ""
+        if apply and self.store.applying_since(time.time() - self.config.breaker_window) >= \
+                self.config.breaker_max_applying:
+            apply, note = False, "circuit breaker open: too many applying runs; planned only"
+        try:
+            inventory = load_inventory(self.config.inventory) if self.config.inventory else None
+            alert = json.loads(row["alert"])
+            outcome = run_runbook(loaded, self.registry, RunOptions(
+                dry_run=not apply, inputs=json.loads(row["inputs"]), inventory=inventory,
+                trigger=f"alert:{row['source']}:{row['fingerprint']}", alert=alert,
+                approver=None, state_dir=self.state_dir))
+        except RbkError as exc:
+            self.store.finish(row["id"], "failed", None, None, "apply" if apply else "plan",
+                              str(exc))
+            self._notify(row, None, f"could not start {row['runbook']}: {exc}")
+            return
+        self.store.finish(row["id"], "done", outcome.run_id, int(outcome.exit_code),
+                          "apply" if apply else "plan", note)
+        report = outcome.report()
+        approve = "" if apply else f"; to apply: rbk approve {outcome.run_id}"
+        self._notify(row, outcome.run_id,
+                     f"{row['runbook']} for alert {row['fingerprint']}: {report.headline}"
+                     f"{' (' + note + ')' if note else ''}{approve}")
+
+    def _notify(self, row: Any, run_id: str | None, message: str) -> None:
+        channel = self.config.notify.get("channel")
+        url = self.config.notify.get("url")
+        if not channel or not url:
+            return
+        send = self.registry.notifiers.get(channel)
+        link = f"{self.config.public_url.rstrip('/')}/runs/{run_id}" if run_id and \
+            self.config.public_url else ""
+        try:
+            send(url, message, {"run_id": run_id, "runbook": row["runbook"],
+                                "trigger": f"alert:{row['source']}:{row['fingerprint']}",
+                                "report": link, "approve": f"rbk approve {run_id}"
+                                if run_id else None})
+        except RbkError:
+            pass  # a notification failure must not stop alert processing
