@@ -209,6 +209,8 @@ class AlertService:
         if not channel or not url:
             return
         send = self.registry.notifiers.get(channel)
+        if send is None:
+            return
         link = f"{self.config.public_url.rstrip('/')}/runs/{run_id}" if run_id and \
             self.config.public_url else ""
         try:
