@@ -23,7 +23,7 @@ EXPIRES = re.compile(r"rbk-expires=[0-9T:+-]+")
 
 def normalise(report: dict, root: Path) -> dict:
     text = json.dumps(report, sort_keys=True)
-    text = text.replace(str(root), "<root>")
+    text = text.replace(str(root), "<root>").replace(str(ROOT), "<repo>")
     text = RUN_ID.sub("<run>", text)
     text = EXPIRES.sub("rbk-expires=<time>", text)
     data = json.loads(text)
@@ -141,3 +141,13 @@ def test_traffic_spike_plans_edge_rules_when_a_cdn_zone_is_given(incident):
     assert rate["api_calls"][0]["url"] == "/zones/zone9/rulesets/phases/http_ratelimit/entrypoint"
     assert cf.writes() == []
     assert "tok-edge-1234" not in proc.stdout
+
+
+def test_every_runbook_input_has_help_and_every_runbook_a_title():
+    import yaml
+
+    for path in sorted((ROOT / "runbooks").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        assert data.get("title") and data.get("description"), path.name
+        missing = [k for k, v in (data.get("inputs") or {}).items() if not (v or {}).get("help")]
+        assert not missing, f"{path.name}: inputs without help: {missing}"

@@ -200,6 +200,7 @@ class Accumulator:
         self.open_rt = pl.DataFrame(schema={"bucket": pl.Int64, "rt_ms": pl.Int64,
                                             "n": pl.UInt32})
         self.bucket_p95: list[pl.DataFrame] = []
+        self.bucket_clients: list[pl.DataFrame] = []
         self.final_before: int | None = None  # buckets < this are final
 
     def add(self, lines: pl.Series) -> None:
@@ -263,6 +264,8 @@ class Accumulator:
         self.open_buckets = both.filter(pl.col("bucket") >= horizon)
         self.final_before = max(horizon, self.final_before or horizon)
         if final.height:
+            self.bucket_clients.append(final.group_by("bucket").agg(
+                pl.col("client").n_unique().alias("clients")))
             peaks = final.group_by("client").agg(pl.col("n").max().alias("peak"))
             self.client_peak = pl.concat([self.client_peak, peaks]).group_by("client").agg(
                 pl.col("peak").max())
@@ -280,6 +283,15 @@ class Accumulator:
         frames = [*self.bucket_p95, p95_per_bucket(self.open_rt)]
         # A bucket split by late lines appears twice; keep the larger (conservative).
         merged = pl.concat(frames).group_by("bucket").agg(pl.col("p95").max())
+        return dict(merged.iter_rows())
+
+    def clients_per_bucket(self) -> dict[int, int]:
+        """bucket -> distinct clients (exact: a bucket is counted once it is final)."""
+        rest = self.open_buckets.group_by("bucket").agg(
+            pl.col("client").n_unique().alias("clients"))
+        merged = pl.concat([*self.bucket_clients, rest.cast({"clients": pl.UInt32})],
+                           how="vertical_relaxed").group_by("bucket").agg(
+            pl.col("clients").sum())
         return dict(merged.iter_rows())
 
     def peaks(self) -> pl.DataFrame:
@@ -386,7 +398,8 @@ def results(acc: Accumulator, top: int, thresholds: dict[str, float],
         "first_ts": _iso(acc.first_ts), "last_ts": _iso(acc.last_ts),
     }
     if total == 0:
-        out.update(requests_per_s=0.0, peak=None, timeline=[], status={}, status_class={},
+        out.update(requests_per_s=0.0, peak=None, timeline=[], unique_clients=0, status={},
+                   status_class={},
                    top_clients=[], top_paths=[], top_user_agents=[], top_referers=[],
                    latency_ms=None, spike={"detected": False}, suspects=[], cacheable_paths=[])
         return out
@@ -401,9 +414,12 @@ def results(acc: Accumulator, top: int, thresholds: dict[str, float],
         pl.col("n").sum(), pl.col("e5").sum()).sort("bucket")
     has_rt = latency.height > 0
     p95 = acc.p95() if has_rt else {}
+    clients = acc.table("clients")
+    distinct = acc.clients_per_bucket()
     out["timeline"] = [{"t": _iso(r["bucket"]), "requests": r["n"], "errors_5xx": r["e5"],
-                        "p95_ms": p95.get(r["bucket"])}
+                        "p95_ms": p95.get(r["bucket"]), "clients": distinct.get(r["bucket"], 0)}
                        for r in per_bucket.iter_rows(named=True)]
+    out["unique_clients"] = clients.height
 
     status = acc.table("status").sort("status")
     out["status"] = {str(s): n for s, n in zip(status["status"].to_list(),
@@ -413,7 +429,6 @@ def results(acc: Accumulator, top: int, thresholds: dict[str, float],
         classes[f"{s[0]}xx"] = classes.get(f"{s[0]}xx", 0) + n
     out["status_class"] = classes
 
-    clients = acc.table("clients")
     top_clients = _top(clients, "client", top, total)
     names = [c["client"] for c in top_clients]
     peaks = dict(acc.peaks().filter(pl.col("client").is_in(names)).iter_rows())

@@ -58,8 +58,10 @@ def reference(lines: list[bytes], bucket: int = 10, since: float | None = None,
         "peak_rps": max(per_sec.values()) if per_sec else 0,
         "timeline": {t: (len(rs), sum(500 <= r["status"] < 600 for r in rs),
                          nearest_rank([r["rt"] for r in rs if r["rt"] is not None], 95)
-                         if any(r["rt"] is not None for r in rs) else None)
+                         if any(r["rt"] is not None for r in rs) else None,
+                         len({r["ip"] for r in rs}))
                      for t, rs in sorted(buckets.items())},
+        "unique_clients": len({r["ip"] for r in parsed}),
         "latency": {f"p{q}": nearest_rank(rts, q) for q in (50, 90, 95, 99)} | {"max": max(rts)}
         if rts else None,
         "client_bucket_peak": {ip: max(Counter(int(r["ts"] // bucket * bucket) for r in parsed

@@ -35,8 +35,9 @@ def assert_matches_reference(out, ref, top=10):
     assert out["parsed"] == ref["parsed"]
     assert out["status"] == ref["status"]
     assert out["peak"]["rps"] == ref["peak_rps"]
-    timeline = {entry["t"]: (entry["requests"], entry["errors_5xx"], entry["p95_ms"])
-                for entry in out["timeline"]}
+    timeline = {entry["t"]: (entry["requests"], entry["errors_5xx"], entry["p95_ms"],
+                             entry["clients"]) for entry in out["timeline"]}
+    assert out["unique_clients"] == ref["unique_clients"]
     expected = {(T0.fromtimestamp(t, T0.tzinfo)).strftime("%Y-%m-%dT%H:%M:%SZ"): v
                 for t, v in ref["timeline"].items()}
     assert timeline == expected
