@@ -36,10 +36,13 @@ def actions_reference() -> str:
 
     plugins.reset()
     registry = plugins.get_registry()
-    out = ["# Builtin actions", "",
-           "Generated from the actions' input models by `python -m rbk.cli.gen_docs`.", ""]
+    out = ["# Actions reference", "",
+           "Every builtin and first-party (`plugins/rbk-*`) action, generated from the "
+           "actions' input models by `python -m rbk.cli.gen_docs`.", ""]
     for name, cls in sorted(registry.actions.items()):
-        if not registry.action_owner[name].startswith("rbk.builtin."):
+        owner = registry.action_owner[name]
+        dist = registry.distributions.get(owner, ("",))[0] or ""
+        if not (owner.startswith("rbk.builtin.") or dist.startswith("rbk-")):
             continue
         out += [f"## `{name}`", "", "```", describe_action(registry, cls, False).rstrip(), "```",
                 ""]

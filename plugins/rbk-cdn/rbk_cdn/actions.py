@@ -25,6 +25,7 @@ class ProviderInputs(StrictInputs):
                                                                "the API token.")
     api_token: str | None = Field(None, description="The token itself (from a secret input).")
     api_base: str | None = Field(None, description="API base URL (default: the provider's).")
+    timeout: float = Field(15, gt=0, le=120, description="Seconds per API request.")
 
 
 class RuleInputs(ProviderInputs):

@@ -43,10 +43,10 @@ class Provider(Protocol):
 class CloudflareProvider:
     PHASES = {"cache": "http_request_cache_settings", "ratelimit": "http_ratelimit"}
 
-    def __init__(self, token: str, api_base: str | None = None):
+    def __init__(self, token: str, api_base: str | None = None, timeout: float = 15):
         from rbk_cdn.cloudflare import API, Cloudflare
 
-        self.api = Cloudflare(token, api_base or API)
+        self.api = Cloudflare(token, api_base or API, timeout=timeout)
 
     def rules(self, zone: str, kind: str) -> list[dict[str, Any]]:
         return self.api.phase_rules(zone, self.PHASES[kind])
@@ -93,4 +93,5 @@ def connect(ctx: Any, inputs: Any) -> Provider:
     token = inputs.api_token or os.environ.get(inputs.token_env, "")
     if token:
         ctx.add_secret(token)  # never in reports, journals or errors
-    return provider_class(inputs.provider)(token, api_base=inputs.api_base)
+    return provider_class(inputs.provider)(token, api_base=inputs.api_base,
+                                           timeout=inputs.timeout)

@@ -170,3 +170,15 @@ def test_token_never_reaches_reports_or_journals(rbk_runbook, cf, rbk_state_dir)
 
     for render in get_registry().reporters.values():
         assert TOKEN not in render(outcome.report)
+
+
+def test_a_slow_api_is_bounded_by_the_timeout(rbk_runbook, cf):
+    import time
+
+    cf.fail_next(200, times=4, delay=1.5)  # answers only after 1.5 s, every attempt
+    start = time.monotonic()
+    outcome = rbk_runbook(runbook(cf, ("cdn.cache_rule", {"name": "s", "paths": ["/s/"],
+                                                          "timeout": 0.3}))).plan()
+    assert outcome.exit_code == 1
+    assert "no answer" in outcome.report.message and "after 4 attempts" in outcome.report.message
+    assert time.monotonic() - start < 15
