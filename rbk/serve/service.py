@@ -86,6 +86,7 @@ class AlertService:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
+        self._pool: Any = None
 
     def _load_runbooks(self, paths: list[Path] | None) -> list[Any]:
         from rbk.search import list_runbooks
@@ -159,6 +160,8 @@ class AlertService:
         self._wake.set()
         if self._worker:
             self._worker.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -171,9 +174,6 @@ class AlertService:
 
     def run_one(self, row: Any) -> None:
         """Runs are serialised (one at a time), so one runbook never races itself."""
-        from rbk.engine import RunOptions, run_runbook
-        from rbk.hosts.inventory import load_inventory
-
         loaded = next((r for r in self.runbooks if r.name == row["runbook"]), None)
         if loaded is None:
             self.store.finish(row["id"], "failed", None, None, "plan", "runbook no longer loaded")
@@ -183,25 +183,40 @@ class AlertService:
         if apply and self.store.applying_since(time.time() - self.config.breaker_window) >= \
                 self.config.breaker_max_applying:
             apply, note = False, "circuit breaker open: too many applying runs; planned only"
+        job = {"path": str(loaded.path), "dry_run": not apply,
+               "inputs": json.loads(row["inputs"]), "alert": json.loads(row["alert"]),
+               "trigger": f"alert:{row['source']}:{row['fingerprint']}",
+               "inventory": self.config.inventory, "state_dir": str(self.state_dir)}
         try:
-            inventory = load_inventory(self.config.inventory) if self.config.inventory else None
-            alert = json.loads(row["alert"])
-            outcome = run_runbook(loaded, self.registry, RunOptions(
-                dry_run=not apply, inputs=json.loads(row["inputs"]), inventory=inventory,
-                trigger=f"alert:{row['source']}:{row['fingerprint']}", alert=alert,
-                approver=None, state_dir=self.state_dir))
+            run_id, exit_code, headline = self._execute(job)
         except RbkError as exc:
             self.store.finish(row["id"], "failed", None, None, "apply" if apply else "plan",
                               str(exc))
             self._notify(row, None, f"could not start {row['runbook']}: {exc}")
             return
-        self.store.finish(row["id"], "done", outcome.run_id, int(outcome.exit_code),
-                          "apply" if apply else "plan", note)
-        report = outcome.report()
-        approve = "" if apply else f"; to apply: rbk approve {outcome.run_id}"
-        self._notify(row, outcome.run_id,
-                     f"{row['runbook']} for alert {row['fingerprint']}: {report.headline}"
-                     f"{' (' + note + ')' if note else ''}{approve}")
+        self.store.finish(row["id"], "done", run_id, exit_code, "apply" if apply else "plan",
+                          note)
+        approve = "" if apply else f"; to apply: rbk approve {run_id}"
+        self._notify(row, run_id, f"{row['runbook']} for alert {row['fingerprint']}: "
+                                  f"{headline}{' (' + note + ')' if note else ''}{approve}")
+
+    def _execute(self, job: dict[str, Any]) -> tuple[str, int, str]:
+        """Run in a child process: a runbook's CPU work must not hold the GIL the webhook
+        answers need (benchmarks/alerts)."""
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=1,
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_die_with_parent)
+        try:
+            return self._pool.submit(execute_job, job).result()
+        except RbkError:
+            raise
+        except Exception as exc:  # the child died: report it, keep serving
+            self._pool = None
+            raise RbkError(f"run process failed: {type(exc).__name__}: {exc}") from None
 
     def _notify(self, row: Any, run_id: str | None, message: str) -> None:
         channel = self.config.notify.get("channel")
@@ -220,3 +235,31 @@ class AlertService:
                                 if run_id else None})
         except RbkError:
             pass  # a notification failure must not stop alert processing
+
+
+def _die_with_parent() -> None:
+    """Linux: the run process gets SIGTERM when rbk serve goes away, however it goes."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def execute_job(job: dict[str, Any]) -> tuple[str, int, str]:
+    """In the child process: load the runbook and run it (module-level, so it pickles)."""
+    from rbk.engine import RunOptions, run_runbook
+    from rbk.hosts.inventory import load_inventory
+    from rbk.plugins import get_registry
+    from rbk.validate import load_and_validate
+
+    registry = get_registry()
+    loaded = load_and_validate(job["path"], registry)
+    inventory = load_inventory(job["inventory"]) if job["inventory"] else None
+    outcome = run_runbook(loaded, registry, RunOptions(
+        dry_run=job["dry_run"], inputs=job["inputs"], inventory=inventory,
+        trigger=job["trigger"], alert=job["alert"], approver=None,
+        state_dir=Path(job["state_dir"])))
+    return outcome.run_id, int(outcome.exit_code), outcome.report().headline

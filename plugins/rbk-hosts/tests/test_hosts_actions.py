@@ -121,6 +121,17 @@ def test_scale_from_one_to_four_health_checked_then_rolled_back(rbk_ssh_fleet, t
         "start": start, "stop": f"kill $(cat {pid}) && rm -f {pid}",
         "health": "http://{address}:{port}/", "health_timeout": 15}}
     web1, web2 = fleet.hosts[0], fleet.hosts[1]
+    stop = f"kill $(cat {pid}) && rm -f {pid}"
+    try:
+        _scale_scenario(fleet, scale, start, stop, ports, web1, web2)
+    finally:  # leave no instance behind, whatever failed
+        for h in (web1, web2):
+            for p in ports:
+                subprocess.run(["sh", "-c", stop.replace("{port}", str(p))
+                                .replace("{address}", h.address)], capture_output=True)
+
+
+def _scale_scenario(fleet, scale, start, stop, ports, web1, web2):
     # one instance already runs on web-1
     subprocess.run(["sh", "-c", start.replace("{port}", str(ports[0]))
                     .replace("{address}", web1.address)], check=True)
