@@ -313,6 +313,7 @@ def serve(host: str, port: int, allow_unauthenticated: bool) -> None:
     from rbk.serve.service import AlertService, ServeConfig
 
     config = ServeConfig.from_config(load_config(), allow_unauthenticated)
+    config.log = True
     config.check()
     if not config.tokens and host not in ("127.0.0.1", "localhost", "::1"):
         raise UsageError("--allow-unauthenticated binds to loopback only; configure a token "

@@ -24,6 +24,14 @@ MAX_BODY = 1024 * 1024
 MAX_DEPTH = 32
 
 
+def log_event(event: str, **fields: Any) -> None:
+    """One JSON object per line on stderr (structured logs); never headers or bodies."""
+    import sys
+
+    line = json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, default=str)
+    print(line, file=sys.stderr, flush=True)
+
+
 @dataclass
 class ServeConfig:
     """``serve:`` in rbk.yaml (docs/serve.md)."""
@@ -39,6 +47,7 @@ class ServeConfig:
     notify: dict[str, Any] = field(default_factory=dict)
     inventory: str | None = None
     public_url: str = ""
+    log: bool = False
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], allow_unauthenticated: bool = False) -> ServeConfig:
@@ -111,6 +120,16 @@ class AlertService:
     def handle(self, source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
         """One webhook delivery -> (HTTP status, JSON answer). Nothing starts unless the
         request authenticates and parses; 2xx only once the alerts are committed."""
+        status, answer = self._handle(source, headers, body)
+        if self.config.log:
+            routed = answer.get("routed") or []
+            log_event("webhook", source=source, status=status, bytes=len(body),
+                      alerts=answer.get("alerts"), error=answer.get("error"),
+                      queued=sum(r["result"] == "queued" for r in routed),
+                      repeats=sum(r["result"] == "repeat" for r in routed))
+        return status, answer
+
+    def _handle(self, source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
         headers = {k.lower(): v for k, v in headers.items()}
         parser = self.registry.alert_sources.get(source)
         if parser is None:
@@ -196,6 +215,10 @@ class AlertService:
             return
         self.store.finish(row["id"], "done", run_id, exit_code, "apply" if apply else "plan",
                           note)
+        if self.config.log:
+            log_event("run", runbook=row["runbook"], fingerprint=row["fingerprint"],
+                      run_id=run_id, mode="apply" if apply else "plan", exit_code=exit_code,
+                      note=note or None)
         approve = "" if apply else f"; to apply: rbk approve {run_id}"
         self._notify(row, run_id, f"{row['runbook']} for alert {row['fingerprint']}: "
                                   f"{headline}{' (' + note + ')' if note else ''}{approve}")

@@ -321,3 +321,16 @@ def test_triggers_test_shows_runbooks_and_inputs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert ('firing HighConnCount [c0123fe744e2eeea] -> conn-guard '
             '{"instance": "web-9:443", "note": "s"}') in proc.stdout
+
+
+def test_structured_logs_never_show_secrets(server, capsys):
+    server.config.log = True
+    body = json.dumps(am_payload()).encode()
+    server.handle("alertmanager", {"Authorization": "Bearer wrong",
+                                   "Content-Type": "application/json"}, body)
+    server.handle("alertmanager", {"Authorization": f"Bearer {TOKEN}",
+                                   "Content-Type": "application/json"}, body)
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    assert [(x["event"], x["status"]) for x in lines][:2] == [("webhook", 401), ("webhook", 202)]
+    assert lines[1]["queued"] == 1
+    assert all(TOKEN not in json.dumps(x) for x in lines)
