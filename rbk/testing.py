@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,3 +68,12 @@ class RunbookHarness:
 
     def apply(self, yes: bool = True, **inputs: Any) -> Outcome:
         return self._run(False, inputs, yes)
+
+
+def port_open(address: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on address:port."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -93,7 +93,7 @@ def test_file_template_refuses_a_file_changed_since_the_plan(rbk_home, monkeypat
 
     dest = rbk_home / "app.conf"
     dest.write_text("v1\n")
-    real_check = file_template.FileTemplate.check
+    real_check = file_template.FileTemplateAction.check
 
     def check_then_someone_edits(self, ctx, inputs):
         plan = real_check(self, ctx, inputs)
@@ -101,7 +101,7 @@ def test_file_template_refuses_a_file_changed_since_the_plan(rbk_home, monkeypat
             dest.write_text("edited by a human\n")
         return plan
 
-    monkeypatch.setattr(file_template.FileTemplate, "check", check_then_someone_edits)
+    monkeypatch.setattr(file_template.FileTemplateAction, "check", check_then_someone_edits)
     outcome, report = run(rbk_home, one_step("file.template", f"dest: {dest}\ncontent: v2"))
     assert outcome.exit_code == ExitCode.STEP_FAILED
     assert "changed since it was planned" in report.steps[0].error

@@ -41,7 +41,7 @@ def _sha(data: bytes | None) -> str | None:
     return hashlib.sha256(data).hexdigest() if data is not None else None
 
 
-class FileTemplate(Action):
+class FileTemplateAction(Action):
     name = "file.template"
     description = "Render a template to a file: plan is a unified diff; atomic write with backup."
     Inputs = FileTemplateInputs
@@ -160,4 +160,4 @@ class FileTemplate(Action):
 
 @hookimpl
 def rbk_actions(register):
-    register(FileTemplate)
+    register(FileTemplateAction)

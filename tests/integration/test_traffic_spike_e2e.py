@@ -16,6 +16,8 @@ import pytest
 from conftest import ROOT, run_rbk
 from rbk_nginx.testing import Nginx, start_nginx
 
+from rbk.testing import port_open
+
 ABUSER = "127.0.0.2"
 
 
@@ -25,12 +27,7 @@ def free_port(address: str) -> int:
         return s.getsockname()[1]
 
 
-def listening(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+listening = port_open
 
 
 def write_log(path: Path) -> None:

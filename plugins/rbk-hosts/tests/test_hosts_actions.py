@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from rbk.testing import port_open
+
 
 def rbk(fleet, runbook: dict, *args: str) -> tuple[int, dict, str]:
     path = fleet.root / "rb.json.yaml"
@@ -101,12 +103,7 @@ def test_service_start_is_idempotent_and_rolled_back(rbk_ssh_fleet, tmp_path):
     assert not pidfile.exists()
 
 
-def _listening(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+_listening = port_open
 
 
 def test_scale_from_one_to_four_health_checked_then_rolled_back(rbk_ssh_fleet, tmp_path):
