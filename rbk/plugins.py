@@ -98,7 +98,7 @@ class Registry:
             dist = self.distributions.get(name)
             out.append(PluginInfo(name=name, distribution=dist[0] if dist else None,
                                   version=dist[1] if dist else None, hooks=hooks,
-                                  builtin=name.startswith("rbk.builtin.")))
+                                  builtin=name in BUILTIN_PLUGINS))
         return out
 
     def runbook_paths(self) -> list[Path]:
