@@ -217,6 +217,14 @@ class ActionContext:
     add_secret: Callable[[str], None] = lambda value: None
 
     def path(self, value: str | Path) -> Path:
-        """Resolve a user-given path relative to the directory rbk was started in."""
+        """A path on the target host. On this machine a relative path means "from the
+        directory rbk was started in"; on a remote host it is left for the remote side
+        (relative to the login directory)."""
+        if getattr(self.host, "transport_kind", "local") != "local":
+            return Path(value)
+        return self.local_path(value)
+
+    def local_path(self, value: str | Path) -> Path:
+        """A path on the machine rbk runs on (e.g. a file to upload)."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else (self.workdir / p)

@@ -199,15 +199,15 @@ class _Run:
                 except Exception:
                     pass
         self.emit("run_finished", status=status, exit_code=int(code), message=message)
-        self.journal.close()
-        summary = message or f"{self.changed_steps} step(s) {'would change' if self.opt.dry_run else 'changed'}"
-        self.store.finish(self.run_id, status, int(code), self.redactor.text(summary))
         outcome = RunOutcome(self.run_id, code, status, self.events, self.journal.path)
         try:
             self.registry.pm.hook.rbk_run_finished(run=self.events[0]["run"],
                                                    report=outcome.report())
         except Exception as exc:  # an observer must not change the outcome
-            self.emit_safe("hook_failed", message=f"rbk_run_finished: {exc}")
+            self.emit("hook_failed", message=f"rbk_run_finished: {exc}")
+        self.journal.close()
+        summary = message or f"{self.changed_steps} step(s) {'would change' if self.opt.dry_run else 'changed'}"
+        self.store.finish(self.run_id, status, int(code), self.redactor.text(summary))
         return outcome
 
     def step_finished(self, step: Step) -> None:
@@ -219,12 +219,6 @@ class _Run:
                                                     step=entry.to_dict())
         except Exception as exc:  # an observer must not change the outcome
             self.emit("hook_failed", step=step.id, message=f"rbk_step_finished: {exc}")
-
-    def emit_safe(self, event: str, **fields: Any) -> None:
-        try:
-            self.events.append(self.redactor({"event": event, **fields}))
-        except Exception:
-            pass
 
     def run_step(self, step: Step) -> None:
         cls = self.registry.actions[step.action]

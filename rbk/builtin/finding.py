@@ -51,7 +51,7 @@ class FileRead(Action):
                "count": "number of rows"}
 
     def check(self, ctx: ActionContext, inputs: ReadInputs) -> Plan:
-        path = str(ctx.path(inputs.path)) if ctx.host.transport_kind == "local" else inputs.path
+        path = str(ctx.path(inputs.path))
         data = ctx.host.transport.read_file(path)
         if data is None:
             raise StepFailed(f"no file {path} on {ctx.host.name}")

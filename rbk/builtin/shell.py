@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from rbk.action import Action, ActionContext, Fidelity, Plan, Result, StrictInputs
 from rbk.durations import parse_size
-from rbk.errors import CommandFailed, StepFailed
+from rbk.errors import CommandFailed
 from rbk.hookspecs import hookimpl
 from rbk.hosts.base import display
 
@@ -129,5 +129,3 @@ class Shell(Action):
 def rbk_actions(register):
     register(Shell)
 
-
-__all__ = ["Shell", "ShellInputs", "StepFailed"]

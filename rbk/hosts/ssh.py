@@ -95,6 +95,7 @@ class SSHTransport:
         self.spec = resolve(host.name, host.vars)
         self._client: Any = None
         self._sftp: Any = None
+        self._jump: SSHTransport | None = None
         self._lock = threading.Lock()
 
     # -- connection -----------------------------------------------------------
@@ -356,3 +357,6 @@ class SSHTransport:
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._jump is not None:  # the bastion connection goes with the host's
+            self._jump.close()
+            self._jump = None

@@ -78,7 +78,7 @@ class Upload(Action):
 
     def check(self, ctx, inputs: UploadInputs) -> Plan:
         try:
-            data = ctx.path(inputs.src).read_bytes()
+            data = ctx.local_path(inputs.src).read_bytes()
         except OSError as exc:
             raise StepFailed(f"cannot read {inputs.src}: {exc.strerror}") from None
         t = ctx.host.transport

@@ -89,13 +89,18 @@ def _pair(s: Any, kind: str, scope: str, name: str, http_text: str | None,
 # ---------------------------------------------------------------------------
 
 
-class LimitConnInputs(Common):
-    limit: int = Field(ge=1, le=100000, description="Concurrent connections per key.")
+class LimitInputs(Common):
+    """What limit_conn and limit_req share: the key, the zone, the answer, where it applies."""
+
     key: str = Field("remote_addr", description="remote_addr, or header:NAME (e.g. an API key).")
-    zone_size: str = Field("10m", description="Shared memory (1m ~ 16k clients).")
+    zone_size: str = Field("10m", description="Shared memory zone size.")
     status: int = Field(429, ge=400, le=599, description="Status for rejected requests.")
     scope: Literal["server", "location"] = Field("server", description=(
         "Which managed include applies it: server/ (whole server) or location/."))
+
+
+class LimitConnInputs(LimitInputs):
+    limit: int = Field(ge=1, le=100000, description="Concurrent connections per key.")
 
 
 LIMIT_CONN_HTTP = "{{ header }}limit_conn_zone {{ key }} zone={{ zone }}:{{ size }};\n"
@@ -123,15 +128,11 @@ class LimitConn(NginxAction):
         return files, needs, what, {"zone": zone, "files": list(files)}
 
 
-class LimitReqInputs(Common):
+class LimitReqInputs(LimitInputs):
     rate: str = Field(description="Requests per second or minute per key: 10r/s, 30r/m.")
     burst: int = Field(0, ge=0, le=100000, description="Excess requests queued/allowed.")
     nodelay: bool = Field(True, description="Serve the burst at once instead of pacing it.")
     delay: int | None = Field(None, ge=0, description="Pace only after this many excess requests.")
-    key: str = Field("remote_addr", description="remote_addr, or header:NAME.")
-    zone_size: str = "10m"
-    status: int = Field(429, ge=400, le=599)
-    scope: Literal["server", "location"] = "server"
 
 
 LIMIT_REQ_HTTP = ("{{ header }}limit_req_zone {{ key }} zone={{ zone }}:{{ size }} "

@@ -35,12 +35,11 @@ class NginxSettings(BaseModel):
 def settings(ctx: Any, given: dict[str, Any] | None) -> NginxSettings:
     host_vars = (ctx.host.vars or {}).get("nginx") or {}
     data = {**host_vars, **{k: v for k, v in (given or {}).items() if v not in (None, "")}}
-    if getattr(ctx.host, "transport_kind", "local") == "local":
-        # On this machine, relative paths mean "from where rbk runs" (no -p given).
-        for key in ("conf", "managed_dir", "error_log"):
-            value = data.get(key)
-            if value and not posixpath.isabs(value) and not (key == "conf" and data.get("prefix")):
-                data[key] = str(ctx.path(value))
+    for key in ("conf", "managed_dir", "error_log"):
+        value = data.get(key)
+        # A relative -c is nginx's to resolve against -p; other paths follow ctx.path.
+        if value and not posixpath.isabs(value) and not (key == "conf" and data.get("prefix")):
+            data[key] = str(ctx.path(value))
     return NginxSettings.model_validate(data)
 
 
