@@ -31,6 +31,10 @@ StrictModes no
 MaxStartups 100:30:200
 LogLevel INFO
 Subsystem sftp internal-sftp
+# A host's cost is sshd's, not the login user's interactive rc files: bash sources
+# ~/.bashrc when started by sshd unless SHLVL says it is nested, and a developer's
+# .bashrc (pyenv init, say) can cost ~100 ms per command - more than SSH itself.
+SetEnv SHLVL=1
 """
 
 
