@@ -107,30 +107,42 @@ class LogsInspect(Action):
             if newest is not None:
                 start = newest - inputs.window
                 spec.since = start if spec.since is None else max(spec.since, start)
-        def blocks(label: str):
-            # Read and split the next block while polars works on this one (both release
-            # the GIL), so reading overlaps with parsing on the second core.
+        from rbk_logs import fastpath
+
+        # Presets and most pasted formats run on the compiled scanner; the rest (and
+        # every line the scanner is unsure of) on the regex. Same results either way.
+        ops = fastpath.program(fmt) if fmt is not None and fastpath.available() else None
+
+        def blocks(label: str, parse):
+            # Read and parse the next block on a second thread while this one is
+            # aggregated (both release the GIL): both cores work.
             from rbk_logs.reader import Progress, prefetch
 
             progress = Progress(sum(f.size for f in files), label)
+            raw = (block for f in files
+                   for block in chunks(transport, f.path, on_read=progress.advance))
             try:
-                for lines in prefetch((read_block(block) for f in files
-                                       for block in chunks(transport, f.path,
-                                                           on_read=progress.advance)), depth=1):
+                for block in prefetch(map(parse, raw), depth=2):
                     if ctx.cancelled.is_set():
                         raise StepFailed("cancelled")
-                    yield lines
+                    yield block
             finally:
                 progress.close()
 
-        acc = Accumulator(spec)
-        for lines in blocks("reading logs"):
-            acc.add(lines)
+        if ops is not None:
+            acc = fastpath.CompiledAccumulator(spec, ops)
+        else:
+            acc = Accumulator(spec)
+        for block in blocks("reading logs", acc.parse):
+            acc.add(block)
 
-        def second_pass(start: float, end: float) -> WindowCounter:
-            counter = WindowCounter(spec, start, end)
-            for lines in blocks("attributing the spike"):
-                counter.add(lines)
+        def second_pass(start: float, end: float):
+            if ops is not None:
+                counter = fastpath.CompiledWindowCounter(spec, ops, start, end, acc.spans)
+            else:
+                counter = WindowCounter(spec, start, end)
+            for block in blocks("attributing the spike", counter.parse):
+                counter.add(block)
             return counter
 
         out = results(acc, inputs.top, {"share": inputs.share_threshold,

@@ -35,11 +35,15 @@ class Spec:
 
 
 def read_block(data: bytes) -> pl.Series:
-    """One string per line (blank lines as null), invalid UTF-8 replaced, never split on quotes."""
-    df = pl.read_csv(data, has_header=False, separator="\x1f", quote_char=None,
-                     new_columns=["line"], schema={"line": pl.String}, encoding="utf8-lossy",
-                     truncate_ragged_lines=True)
-    return df.to_series().str.strip_chars_end("\r")
+    """One string per line, invalid UTF-8 replaced (U+FFFD), a trailing \\r dropped.
+
+    Split by Python rather than polars' CSV reader: any byte may appear in a broken log
+    line, and a CSV reader has to reserve one as the separator.
+    """
+    lines = data.decode("utf-8", "replace").split("\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    return pl.Series("line", lines, dtype=pl.String).str.strip_chars_end("\r")
 
 
 def _epoch_from_time_local(col: pl.Expr) -> pl.Expr:
@@ -56,8 +60,10 @@ def _epoch_from_iso(col: pl.Expr) -> pl.Expr:
 def _first_time(col: pl.Expr) -> pl.Expr:
     """ms from nginx times like "0.002" or "0.002, 0.004 : 0.001" (sum of the attempts)."""
     parts = col.str.extract_all(r"\d+(?:\.\d+)?")
-    return (parts.list.eval(pl.element().cast(pl.Float64)).list.sum() * 1000).round(0).cast(
+    ms = (parts.list.eval(pl.element().cast(pl.Float64)).list.sum() * 1000).round(0).cast(
         pl.Int64)
+    # "-" (no upstream, or a request that never got a time) is no measurement, not 0 ms.
+    return pl.when(parts.list.len() > 0).then(ms)
 
 
 def parse(lines: pl.Series, spec: Spec) -> tuple[pl.DataFrame, pl.Series]:
@@ -203,6 +209,11 @@ class Accumulator:
         self.bucket_clients: list[pl.DataFrame] = []
         self.final_before: int | None = None  # buckets < this are final
 
+    @staticmethod
+    def parse(block: bytes) -> pl.Series:
+        """Runs on the reader thread: split and decode the block."""
+        return read_block(block)
+
     def add(self, lines: pl.Series) -> None:
         self.lines += lines.len()
         blank = lines.is_null() | (lines == "")
@@ -320,6 +331,10 @@ class WindowCounter:
         self.spec, self.start, self.end = spec, start, end
         self.clients: list[pl.DataFrame] = []
         self.paths: list[pl.DataFrame] = []
+
+    @staticmethod
+    def parse(block: bytes) -> pl.Series:
+        return read_block(block)
 
     def overlaps(self, lines: pl.Series) -> bool:
         """Cheap test on the block's first and last parsable lines (logs are in time order)."""

@@ -58,6 +58,9 @@ class LogFormat:
     source: str
     regex: str
     variables: list[str] = field(default_factory=list)
+    # The same, as a sequence for rbk_logs.fastpath: ("lit", text) or ("var", name,
+    # pattern, captured); ("opt_request_time",) for combined's optional tail.
+    tokens: list[tuple] = field(default_factory=list)
 
     @property
     def has_time(self) -> bool:
@@ -74,14 +77,19 @@ def compile_format(fmt: str) -> LogFormat:
     source = _join_nginx_quoted(source)
     parts: list[str] = ["^"]
     variables: list[str] = []
+    tokens: list[tuple] = []
     pos = 0
     for m in _VAR.finditer(source):
         literal = source[pos:m.start()]
         parts.append(re.escape(literal))
+        if literal:
+            tokens.append(("lit", literal))
         name = m.group(1) or m.group(2)
         if name in variables:
             # The same variable twice: match it again without a second group.
-            parts.append(f"(?:{PATTERNS.get(name, r'[^ ]*')})")
+            pattern = PATTERNS.get(name, r'[^ ]*')
+            parts.append(f"(?:{pattern})")
+            tokens.append(("var", name, pattern, False))
         else:
             quoted = literal.endswith('"')
             default = r'[^"]*' if quoted else r"\S*"
@@ -93,12 +101,16 @@ def compile_format(fmt: str) -> LogFormat:
                     raise FormatError("$request must be inside quotes in the log_format")
             parts.append(f"(?P<{name}>{pattern})")
             variables.append(name)
+            tokens.append(("var", name, pattern, True))
         pos = m.end()
     parts.append(re.escape(source[pos:]))
+    if source[pos:]:
+        tokens.append(("lit", source[pos:]))
     if fmt == "combined":
         # Many sites append $request_time to combined; accept it when present.
         parts.append(rf"(?: (?P<request_time>{PATTERNS['request_time']}))?")
         variables.append("request_time")
+        tokens.append(("opt_request_time",))
     parts.append("$")
     if not variables:
         raise FormatError(f"no $variables in log format {fmt!r}")
@@ -107,7 +119,7 @@ def compile_format(fmt: str) -> LogFormat:
         re.compile(regex)
     except re.error as exc:  # pragma: no cover - escaping makes this unlikely
         raise FormatError(f"log format {fmt!r} does not compile: {exc}") from None
-    return LogFormat(source=source, regex=regex, variables=variables)
+    return LogFormat(source=source, regex=regex, variables=variables, tokens=tokens)
 
 
 def _join_nginx_quoted(text: str) -> str:

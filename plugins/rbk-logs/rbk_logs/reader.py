@@ -62,13 +62,13 @@ def chunks(transport: Any, path: str, size: int | None = None,
                         block += inflate.decompress(tail)
                 except zlib.error as exc:
                     raise StepFailed(f"{path}: corrupt gzip data ({exc})") from None
-            data = rest + block
-            cut = data.rfind(b"\n")
+            cut = block.rfind(b"\n")
             if cut < 0:
-                rest = data
+                rest += block
                 continue
-            yield data[: cut + 1]
-            rest = data[cut + 1:]
+            # One copy per block: join the carried partial line with a view of the block.
+            yield b"".join((rest, memoryview(block)[: cut + 1]))
+            rest = block[cut + 1:]
         if rest:
             yield rest
     finally:

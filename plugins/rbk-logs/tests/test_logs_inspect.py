@@ -12,6 +12,21 @@ from logs_gen import T0, combined, spike_log
 from logs_reference import reference
 
 
+@pytest.fixture(autouse=True, params=["compiled", "polars"])
+def engine(request, monkeypatch):
+    """Every test runs on both engines: the compiled scanner and the polars regex path."""
+    from rbk_logs import fastpath
+
+    if request.param == "compiled":
+        assert fastpath._scan is not None, (
+            "rbk_logs._scan is not built: install a C compiler and the Python headers "
+            "(Debian: gcc python3-dev), then reinstall plugins/rbk-logs")
+        monkeypatch.delenv("RBK_LOGS_ENGINE", raising=False)
+    else:
+        monkeypatch.setenv("RBK_LOGS_ENGINE", "polars")
+    return request.param
+
+
 def inspect(rbk_runbook, tmp_path, **with_):
     body = json.dumps({"name": "t", "steps": [{"id": "i", "action": "logs.inspect",
                                                "with": with_}]})
@@ -204,3 +219,10 @@ def test_missing_file_and_bad_format_are_clear_step_errors(rbk_runbook, tmp_path
                                                         "format": "$remote_addr $status"}}]})
     outcome = rbk_runbook(body).plan()
     assert "no $time_local" in outcome.report.message
+
+
+def test_a_dash_request_time_is_no_measurement(rbk_runbook, tmp_path):
+    lines = [combined("1.1.1.1", T0, "/", 200, 0.25), combined("1.1.1.1", T0, "/", 200) + " -"]
+    out = inspect(rbk_runbook, tmp_path, path=str(write(tmp_path / "a.log", lines)))
+    assert out["parsed"] == 2
+    assert out["latency_ms"] == {"p50": 250, "p90": 250, "p95": 250, "p99": 250, "max": 250}
