@@ -62,9 +62,11 @@ static inline uint64_t hash_bytes(const char *p, size_t n) {
 
 /* ---------------------------------------------------- interned strings */
 
+/* One hash slot: everything a lookup needs in one cache line, the string excepted. */
+typedef struct { uint64_t hash; uint64_t off; uint32_t id, len; } ISlot;
+
 typedef struct {
-    uint64_t *hashes;  /* per slot; 0 = empty (real hashes are forced odd) */
-    uint32_t *ids;
+    ISlot *slots;      /* hash 0 = empty (real hashes are forced odd) */
     size_t cap;        /* power of two */
     char *arena; size_t alen, acap;
     size_t *off; uint32_t *len;
@@ -75,8 +77,7 @@ typedef struct {
 static int intern_init(Intern *t) {
     memset(t, 0, sizeof *t);
     t->cap = 1024;
-    t->hashes = calloc(t->cap, sizeof *t->hashes);
-    t->ids = calloc(t->cap, sizeof *t->ids);
+    t->slots = calloc(t->cap, sizeof *t->slots);
     t->ncap = 1024;
     t->off = calloc(t->ncap, sizeof *t->off);
     t->len = calloc(t->ncap, sizeof *t->len);
@@ -86,27 +87,26 @@ static int intern_init(Intern *t) {
     t->acap = 1 << 16;
     t->arena = malloc(t->acap);
     t->n = 1;
-    return t->hashes && t->ids && t->off && t->len && t->c0 && t->c1 && t->c2 && t->arena;
+    return t->slots && t->off && t->len && t->c0 && t->c1 && t->c2 && t->arena;
 }
 
 static void intern_free(Intern *t) {
-    free(t->hashes); free(t->ids); free(t->off); free(t->len);
+    free(t->slots); free(t->off); free(t->len);
     free(t->c0); free(t->c1); free(t->c2); free(t->arena);
 }
 
 static int intern_grow_slots(Intern *t) {
     size_t cap = t->cap * 2;
-    uint64_t *h = calloc(cap, sizeof *h);
-    uint32_t *ids = calloc(cap, sizeof *ids);
-    if (!h || !ids) { free(h); free(ids); return 0; }
+    ISlot *slots = calloc(cap, sizeof *slots);
+    if (!slots) return 0;
     for (size_t i = 0; i < t->cap; i++) {
-        if (!t->hashes[i]) continue;
-        size_t j = t->hashes[i] & (cap - 1);
-        while (h[j]) j = (j + 1) & (cap - 1);
-        h[j] = t->hashes[i]; ids[j] = t->ids[i];
+        if (!t->slots[i].hash) continue;
+        size_t j = t->slots[i].hash & (cap - 1);
+        while (slots[j].hash) j = (j + 1) & (cap - 1);
+        slots[j] = t->slots[i];
     }
-    free(t->hashes); free(t->ids);
-    t->hashes = h; t->ids = ids; t->cap = cap;
+    free(t->slots);
+    t->slots = slots; t->cap = cap;
     return 1;
 }
 
@@ -123,11 +123,9 @@ static int grow_array(void **p, size_t elem, size_t old, size_t cap) {
 static int64_t intern(Intern *t, const char *p, size_t n, uint64_t h) {
     if (p == NULL) return 0;
     size_t i = h & (t->cap - 1);
-    while (t->hashes[i]) {
-        if (t->hashes[i] == h) {
-            uint32_t id = t->ids[i];
-            if (t->len[id] == n && memcmp(t->arena + t->off[id], p, n) == 0) return id;
-        }
+    while (t->slots[i].hash) {
+        const ISlot *x = &t->slots[i];
+        if (x->hash == h && x->len == n && memcmp(t->arena + x->off, p, n) == 0) return x->id;
         i = (i + 1) & (t->cap - 1);
     }
     if (t->n >= t->ncap) {
@@ -149,7 +147,7 @@ static int64_t intern(Intern *t, const char *p, size_t n, uint64_t h) {
     uint32_t id = (uint32_t)t->n++;
     memcpy(t->arena + t->alen, p, n);
     t->off[id] = t->alen; t->len[id] = (uint32_t)n; t->alen += n;
-    t->hashes[i] = h; t->ids[i] = id;
+    t->slots[i] = (ISlot){h, t->off[id], id, (uint32_t)n};
     if (t->n * 2 > t->cap && !intern_grow_slots(t)) return -1;
     return id;
 }
@@ -205,6 +203,8 @@ static PEntry *pmap_get(PMap *m, int64_t a, int64_t b) {
 #define DENSE_RT 65536
 
 typedef struct { int64_t bucket; int64_t *rt, *n; size_t len; } RtBucket;
+typedef struct { int64_t cur_bucket, cur_n, peak; uint8_t has_cur, reopened; } ClientState;
+typedef struct { int64_t bucket, n; uint32_t cid; } ClosedEntry;
 
 typedef struct {
     PyObject_HEAD
@@ -224,7 +224,14 @@ typedef struct {
     int64_t final_before; int have_final;
     /* aggregates */
     Intern clients, paths, uas, refs;
-    int64_t *client_peak; size_t peak_cap;
+    /* per (client, bucket) counts, for peaks and distinct clients per bucket. Lines come
+     * in time order, so each client has one current bucket; a client's earlier buckets
+     * wait in `closed` until they are final. A client seen out of order moves to the
+     * exact (slower) open_cb map for good. */
+    ClientState *cs; size_t cs_cap;
+    ClosedEntry *closed; size_t n_closed, cap_closed;
+    uint32_t *active; size_t n_active, cap_active;   /* clients with a current bucket */
+    PEntry *last_bc;   /* bucket_clients entry of the last finalised bucket */
     PMap per_second;    /* (sec, 0) -> n, e5 */
     int64_t cur_sec, cur_sec_n, cur_sec_e5; /* the current second, not yet in per_second */
     int64_t status_n[1001];  /* by status code; [1000] = no status */
@@ -240,7 +247,6 @@ typedef struct {
     PMap bucket_clients;/* (bucket, 0) -> distinct clients of final entries */
     PMap bucket_p95;    /* (bucket, 0) -> p95 of final entries (max if split) */
     /* time_local cache */
-    char last_time[26]; double last_time_ts; int have_last_time;
     int oom;
 } Scanner;
 
@@ -266,9 +272,12 @@ static inline int dig(char c) { return c >= '0' && c <= '9'; }
 static inline int d2(const char *p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
 
 /* "10/Oct/2000:13:55:36 -0700" -> epoch seconds; 0 when unsure (the regex path decides) */
-static int parse_time_local(Scanner *s, const char *p, double *ts) {
-    if (s->have_last_time && memcmp(p, s->last_time, 26) == 0) {
-        *ts = s->last_time_ts;
+/* the last time_local converted, per parse() call (parse may run on several threads) */
+typedef struct { char text[26]; double ts; int valid; } TimeCache;
+
+static int parse_time_local(TimeCache *s, const char *p, double *ts) {
+    if (s->valid && memcmp(p, s->text, 26) == 0) {
+        *ts = s->ts;
         return 1;
     }
     static const char *MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
@@ -295,9 +304,9 @@ static int parse_time_local(Scanner *s, const char *p, double *ts) {
     int64_t off = oh * 3600 + om * 60;
     secs -= p[21] == '+' ? off : -off;
     *ts = (double)secs;
-    memcpy(s->last_time, p, 26);
-    s->last_time_ts = *ts;
-    s->have_last_time = 1;
+    memcpy(s->text, p, 26);
+    s->ts = *ts;
+    s->valid = 1;
     return 1;
 }
 
@@ -350,9 +359,9 @@ static int valid(int kind, const char *p, size_t n) {
 }
 
 /* Run the program over one line; 1 = matched (fields filled), 0 = not sure. */
-static int match_line(Scanner *s, const char *p, const char *end, Fields *f) {
+static int match_line(const Scanner *s, const char *p, const char *end, Fields *f) {
     for (int i = 0; i < s->nops; i++) {
-        Op *op = &s->ops[i];
+        const Op *op = &s->ops[i];
         if (op->op == OP_LIT) {
             if ((size_t)(end - p) < (size_t)op->litlen || memcmp(p, op->lit, op->litlen) != 0)
                 return 0;
@@ -436,13 +445,54 @@ static int xff_hop(const Span *x, int last, Span *out) {
     return found;
 }
 
-static int grow_peaks(Scanner *s, size_t need) {
-    if (need <= s->peak_cap) return 1;
-    size_t cap = s->peak_cap ? s->peak_cap : 1024;
+static int grow_clients(Scanner *s, size_t need) {
+    if (need <= s->cs_cap) return 1;
+    size_t cap = s->cs_cap ? s->cs_cap : 1024;
     while (cap < need) cap *= 2;
-    if (!grow_array((void **)&s->client_peak, sizeof(int64_t), s->peak_cap, cap)) return 0;
-    s->peak_cap = cap;
+    if (!grow_array((void **)&s->cs, sizeof *s->cs, s->cs_cap, cap)) return 0;
+    s->cs_cap = cap;
     return 1;
+}
+
+static int push(void **arr, size_t *n, size_t *cap, size_t elem, const void *item) {
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 4096;
+        void *a = realloc(*arr, c * elem);
+        if (!a) return 0;
+        *arr = a; *cap = c;
+    }
+    memcpy((char *)*arr + *n * elem, item, elem);
+    (*n)++;
+    return 1;
+}
+
+static int open_cb_add(Scanner *s, int64_t cid, int64_t bucket, int64_t n) {
+    PEntry *e = pmap_get(&s->open_cb, cid, bucket);
+    if (!e) return 0;
+    e->v0 += n;
+    return 1;
+}
+
+static int track_client(Scanner *s, int64_t cid, int64_t bucket) {
+    if (!grow_clients(s, (size_t)cid + 1)) return 0;
+    ClientState *c = &s->cs[cid];
+    if (c->reopened) return open_cb_add(s, cid, bucket, 1);
+    if (!c->has_cur) {
+        c->has_cur = 1; c->cur_bucket = bucket; c->cur_n = 1;
+        uint32_t id = (uint32_t)cid;
+        return push((void **)&s->active, &s->n_active, &s->cap_active, sizeof id, &id);
+    }
+    if (bucket == c->cur_bucket) { c->cur_n++; return 1; }
+    if (bucket > c->cur_bucket) {
+        ClosedEntry x = {c->cur_bucket, c->cur_n, (uint32_t)cid};
+        if (!push((void **)&s->closed, &s->n_closed, &s->cap_closed, sizeof x, &x)) return 0;
+        c->cur_bucket = bucket; c->cur_n = 1;
+        return 1;
+    }
+    /* an earlier bucket again: count this client exactly in the map from now on (its
+     * closed entries follow at the next fold) */
+    c->reopened = 1; c->has_cur = 0;
+    return open_cb_add(s, cid, c->cur_bucket, c->cur_n) && open_cb_add(s, cid, bucket, 1);
 }
 
 static int flush_second(Scanner *s) {
@@ -584,8 +634,7 @@ static int add(Scanner *s, double ts, int64_t status, int get, int has_rt, int64
     s->refs.c0[rid]++;
 
     if (s->have_final && bucket < s->final_before) s->late++;
-    if (!(e = pmap_get(&s->open_cb, cid, bucket))) return 0;
-    e->v0++;
+    if (!track_client(s, cid, bucket)) return 0;
     if (has_rt) {
         if (rt < 0) rt = 0;
         if (!s->has_cur_rt || bucket != s->cur_rt_bucket) {
@@ -654,13 +703,14 @@ static inline void rec_str(Rec *r, int i, const char *base, const char *p, size_
     r->off[i] = (uint32_t)(p - base); r->len[i] = (uint32_t)n; r->h[i] = hash_bytes(p, n) | 1;
 }
 
-static int parse_line(Scanner *s, Batch *bt, const char *base, const char *p, const char *end) {
+static int parse_line(const Scanner *s, TimeCache *tc, Batch *bt, const char *base,
+                      const char *p, const char *end) {
     Fields f;
     memset(f.has, 0, sizeof f.has);
     if (!match_line(s, p, end, &f)) return batch_defer(bt, p, (size_t)(end - p));
     double ts = 0;
     if (f.has[S_TIME_LOCAL]) {
-        if (!parse_time_local(s, f.s[S_TIME_LOCAL].p, &ts))
+        if (!parse_time_local(tc, f.s[S_TIME_LOCAL].p, &ts))
             return batch_defer(bt, p, (size_t)(end - p));
     } else if (f.has[S_MSEC]) {
         if (!parse_double(f.s[S_MSEC].p, f.s[S_MSEC].n, &ts))
@@ -719,7 +769,8 @@ static int parse_line(Scanner *s, Batch *bt, const char *base, const char *p, co
 
 static PyTypeObject BatchType;
 
-/* parse(block: bytes) -> Batch; the GIL is released while it runs */
+/* parse(block: bytes) -> Batch; the GIL is released while it runs, and parse() calls
+ * may run on several threads at once (they only read the program) */
 static PyObject *Scanner_parse(Scanner *s, PyObject *arg) {
     if (!PyBytes_Check(arg)) {
         PyErr_SetString(PyExc_TypeError, "parse() takes bytes");
@@ -735,6 +786,7 @@ static PyObject *Scanner_parse(Scanner *s, PyObject *arg) {
     bt->block = arg;
     const char *base = PyBytes_AS_STRING(arg), *p = base, *end = p + PyBytes_GET_SIZE(arg);
     int ok = 1;
+    TimeCache tc = {.valid = 0};
     Py_BEGIN_ALLOW_THREADS
     while (p < end && ok) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -742,7 +794,7 @@ static PyObject *Scanner_parse(Scanner *s, PyObject *arg) {
         while (le > p && le[-1] == '\r') le--;
         bt->lines++;
         if (le == p) bt->blank++;
-        else ok = parse_line(s, bt, base, p, le);
+        else ok = parse_line(s, &tc, bt, base, p, le);
         p = nl ? nl + 1 : end;
     }
     Py_END_ALLOW_THREADS
@@ -851,48 +903,91 @@ static PyObject *Scanner_add_row(Scanner *s, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* fold(): buckets older than HORIZON before this block's newest line are final */
-static PyObject *Scanner_fold(Scanner *s, PyObject *Py_UNUSED(ignored)) {
-    if (s->block_rows == 0) Py_RETURN_NONE;
-    int64_t horizon = (int64_t)s->block_hi - s->horizon;
-    s->block_rows = 0;
-    size_t stay = 0, cap = 1 << 14;
-    for (size_t i = 0; i < s->open_cb.cap; i++)
-        stay += s->open_cb.e[i].used && s->open_cb.e[i].b >= horizon;
-    while (cap < stay * 3) cap *= 2;
-    PMap keep;
-    if (!pmap_init(&keep, cap)) return PyErr_NoMemory();
-    for (size_t i = 0; i < s->open_cb.cap; i++) {
-        PEntry *x = &s->open_cb.e[i];
-        if (!x->used) continue;
-        if (x->b >= horizon) {
-            PEntry *k = pmap_get(&keep, x->a, x->b);
-            if (!k) return PyErr_NoMemory();
-            k->v0 = x->v0;
-            continue;
-        }
-        PEntry *bc = pmap_get(&s->bucket_clients, x->b, 0);
-        if (!bc || !grow_peaks(s, s->clients.n)) return PyErr_NoMemory();
-        bc->v0++;
-        if (x->v0 > s->client_peak[x->a]) s->client_peak[x->a] = x->v0;
+/* A (client, bucket) count that can no longer change. */
+static int finalise(Scanner *s, int64_t cid, int64_t bucket, int64_t n) {
+    if (!s->last_bc || s->last_bc->a != bucket) {
+        s->last_bc = pmap_get(&s->bucket_clients, bucket, 0);  /* may move the table */
+        if (!s->last_bc) return 0;
     }
-    free(s->open_cb.e);
-    s->open_cb = keep;
+    s->last_bc->v0++;
+    if (n > s->cs[cid].peak) s->cs[cid].peak = n;
+    return 1;
+}
+
+/* Everything in buckets before `horizon` becomes final. */
+static int fold_to(Scanner *s, int64_t horizon) {
+    s->last_bc = NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_closed; i++) {
+        ClosedEntry *x = &s->closed[i];
+        if (s->cs[x->cid].reopened) {
+            if (!open_cb_add(s, x->cid, x->bucket, x->n)) return 0;
+        } else if (x->bucket < horizon) {
+            if (!finalise(s, x->cid, x->bucket, x->n)) return 0;
+        } else {
+            s->closed[k++] = *x;
+        }
+    }
+    s->n_closed = k;
+    k = 0;
+    for (size_t i = 0; i < s->n_active; i++) {
+        uint32_t cid = s->active[i];
+        ClientState *c = &s->cs[cid];
+        if (!c->has_cur) continue;  /* moved to the map */
+        if (c->cur_bucket < horizon) {
+            if (!finalise(s, cid, c->cur_bucket, c->cur_n)) return 0;
+            c->has_cur = 0;
+        } else {
+            s->active[k++] = cid;
+        }
+    }
+    s->n_active = k;
+    if (s->open_cb.n) {
+        size_t stay = 0, cap = 1 << 10;
+        for (size_t i = 0; i < s->open_cb.cap; i++)
+            stay += s->open_cb.e[i].used && s->open_cb.e[i].b >= horizon;
+        while (cap < stay * 3) cap *= 2;
+        PMap keep;
+        if (!pmap_init(&keep, cap)) return 0;
+        for (size_t i = 0; i < s->open_cb.cap; i++) {
+            PEntry *x = &s->open_cb.e[i];
+            if (!x->used) continue;
+            if (x->b >= horizon) {
+                PEntry *e = pmap_get(&keep, x->a, x->b);
+                if (!e) { free(keep.e); return 0; }
+                e->v0 = x->v0;
+            } else if (!finalise(s, x->a, x->b, x->v0)) {
+                free(keep.e);
+                return 0;
+            }
+        }
+        free(s->open_cb.e);
+        s->open_cb = keep;
+    }
+    s->last_bc = NULL;
     if (!s->have_final || horizon > s->final_before) s->final_before = horizon;
     s->have_final = 1;
 
-    if (!flush_rt(s)) return PyErr_NoMemory();
-    size_t kept = 0;
+    if (!flush_rt(s)) return 0;
+    k = 0;
     for (size_t i = 0; i < s->n_open_rt; i++) {
         RtBucket *r = &s->open_rt[i];
         if (r->bucket < horizon) {
-            if (!p95_max_into(&s->bucket_p95, r->bucket, run_p95(r))) return PyErr_NoMemory();
+            if (!p95_max_into(&s->bucket_p95, r->bucket, run_p95(r))) return 0;
             free(r->rt); free(r->n);
         } else {
-            s->open_rt[kept++] = *r;
+            s->open_rt[k++] = *r;
         }
     }
-    s->n_open_rt = kept;
+    s->n_open_rt = k;
+    return 1;
+}
+
+/* fold(): buckets older than HORIZON before this block's newest line are final */
+static PyObject *Scanner_fold(Scanner *s, PyObject *Py_UNUSED(ignored)) {
+    if (s->block_rows == 0) Py_RETURN_NONE;
+    s->block_rows = 0;
+    if (!fold_to(s, (int64_t)s->block_hi - s->horizon)) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -953,21 +1048,10 @@ done:
 
 /* result() -> dict of tables, with the still-open buckets folded in (state unchanged) */
 static PyObject *Scanner_result(Scanner *s, PyObject *Py_UNUSED(ignored)) {
-    PMap p95, bclients, status = {0};
-    if (!pmap_init(&p95, 1024) || !pmap_init(&bclients, 1024)) return PyErr_NoMemory();
+    /* the end of the input: every bucket is final */
+    if (!flush_second(s) || !fold_to(s, INT64_MAX)) return PyErr_NoMemory();
+    PMap status = {0};
     PyObject *out = NULL, *peaks_k = NULL, *peaks_v = NULL;
-    int64_t *peak = NULL;
-    /* p95: final buckets, plus the open ones (max where a bucket was split) */
-    for (size_t i = 0; i < s->bucket_p95.cap; i++) {
-        PEntry *x = &s->bucket_p95.e[i];
-        if (!x->used) continue;
-        PEntry *e = pmap_get(&p95, x->a, 0);
-        if (!e) goto nomem;
-        e->v0 = x->v0; e->v1 = 1;
-    }
-    if (!flush_rt(s) || !flush_second(s)) goto nomem;
-    for (size_t i = 0; i < s->n_open_rt; i++)
-        if (!p95_max_into(&p95, s->open_rt[i].bucket, run_p95(&s->open_rt[i]))) goto nomem;
     for (int64_t v = 0; v < DENSE_RT; v++) {
         if (!s->lat_dense[v]) continue;
         PEntry *e = pmap_get(&s->latency, v, 0);
@@ -982,30 +1066,12 @@ static PyObject *Scanner_result(Scanner *s, PyObject *Py_UNUSED(ignored)) {
         if (!e) goto nomem;
         e->v0 = s->status_n[v];
     }
-    /* distinct clients per bucket and per-client peaks, open entries included */
-    for (size_t i = 0; i < s->bucket_clients.cap; i++) {
-        PEntry *x = &s->bucket_clients.e[i];
-        if (!x->used) continue;
-        PEntry *e = pmap_get(&bclients, x->a, 0);
-        if (!e) goto nomem;
-        e->v0 += x->v0;
-    }
-    peak = calloc(s->clients.n ? s->clients.n : 1, sizeof *peak);
-    if (!peak) goto nomem;
-    for (size_t id = 0; id < s->clients.n && id < s->peak_cap; id++) peak[id] = s->client_peak[id];
-    for (size_t i = 0; i < s->open_cb.cap; i++) {
-        PEntry *x = &s->open_cb.e[i];
-        if (!x->used) continue;
-        PEntry *e = pmap_get(&bclients, x->b, 0);
-        if (!e) goto nomem;
-        e->v0++;
-        if (x->v0 > peak[x->a]) peak[x->a] = x->v0;
-    }
+    if (!grow_clients(s, s->clients.n)) goto nomem;
     peaks_k = PyList_New(0); peaks_v = PyList_New(0);
     if (!peaks_k || !peaks_v) goto fail;
     for (size_t id = 0; id < s->clients.n; id++) {
         if (!s->clients.c0[id]) continue;
-        PyObject *k = str_of(&s->clients, id), *v = PyLong_FromLongLong(peak[id]);
+        PyObject *k = str_of(&s->clients, id), *v = PyLong_FromLongLong(s->cs[id].peak);
         int bad = !k || !v || PyList_Append(peaks_k, k) < 0 || PyList_Append(peaks_v, v) < 0;
         Py_XDECREF(k); Py_XDECREF(v);
         if (bad) goto fail;
@@ -1017,8 +1083,8 @@ static PyObject *Scanner_result(Scanner *s, PyObject *Py_UNUSED(ignored)) {
         "per_second", pmap_table(&s->per_second), "status", pmap_table(&status),
         "latency", pmap_table(&s->latency), "clients", intern_table(&s->clients, 1),
         "paths", intern_table(&s->paths, 3), "user_agents", intern_table(&s->uas, 1),
-        "referers", intern_table(&s->refs, 1), "p95", pmap_table(&p95),
-        "clients_per_bucket", pmap_table(&bclients), "peaks", peaks_k, peaks_v,
+        "referers", intern_table(&s->refs, 1), "p95", pmap_table(&s->bucket_p95),
+        "clients_per_bucket", pmap_table(&s->bucket_clients), "peaks", peaks_k, peaks_v,
         "lines", (long long)s->lines, "blank", (long long)s->blank,
         "parsed", (long long)s->parsed, "late", (long long)s->late,
         "deferred", (long long)s->deferred,
@@ -1028,7 +1094,7 @@ nomem:
     PyErr_NoMemory();
 fail:
     Py_XDECREF(peaks_k); Py_XDECREF(peaks_v);
-    free(peak); free(p95.e); free(bclients.e); free(status.e);
+    free(status.e);
     return out;
 }
 
@@ -1038,7 +1104,7 @@ static void Scanner_dealloc(Scanner *s) {
     for (int i = 0; i < s->nops; i++) free(s->ops[i].lit);
     intern_free(&s->clients); intern_free(&s->paths); intern_free(&s->uas);
     intern_free(&s->refs);
-    free(s->client_peak);
+    free(s->cs); free(s->closed); free(s->active);
     PMap *maps[] = {&s->per_second, &s->latency, &s->open_cb, &s->bucket_clients,
                     &s->bucket_p95};
     for (size_t i = 0; i < s->n_open_rt; i++) { free(s->open_rt[i].rt); free(s->open_rt[i].n); }

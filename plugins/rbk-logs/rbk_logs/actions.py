@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -113,16 +114,32 @@ class LogsInspect(Action):
         # every line the scanner is unsure of) on the regex. Same results either way.
         ops = fastpath.program(fmt) if fmt is not None and fastpath.available() else None
 
-        def blocks(label: str, parse):
-            # Read and parse the next block on a second thread while this one is
-            # aggregated (both release the GIL): both cores work.
-            from rbk_logs.reader import Progress, prefetch
+        def blocks(label: str, parse, ranges: dict[int, tuple[int, int]] | None = None):
+            # Blocks are parsed on worker threads while this one aggregates: the compiled
+            # scanner releases the GIL, so every core works. Items are (file index,
+            # offset, block); ``ranges`` limits files to byte ranges (the second pass).
+            from rbk_logs.reader import Progress, parallel_map, prefetch
 
-            progress = Progress(sum(f.size for f in files), label)
-            raw = (block for f in files
-                   for block in chunks(transport, f.path, on_read=progress.advance))
+            def read():
+                for i, f in enumerate(files):
+                    start, stop = (0, None) if ranges is None else ranges.get(i, (0, 0))
+                    if stop == 0:
+                        continue
+                    offset = start
+                    for block in chunks(transport, f.path, on_read=progress.advance,
+                                        start=start, stop=stop):
+                        yield i, offset, block
+                        offset += len(block)
+
+            total = sum(f.size for f in files) if ranges is None else sum(
+                stop - start for start, stop in ranges.values())
+            progress = Progress(total, label)
             try:
-                for block in prefetch(map(parse, raw), depth=2):
+                if ops is not None:
+                    parsed = parallel_map(parse, read(), workers=max(2, os.cpu_count() or 1))
+                else:  # polars' parse holds the GIL for the decode: one reader thread
+                    parsed = prefetch(map(parse, read()), depth=2)
+                for block in parsed:
                     if ctx.cancelled.is_set():
                         raise StepFailed("cancelled")
                     yield block
@@ -138,10 +155,11 @@ class LogsInspect(Action):
 
         def second_pass(start: float, end: float):
             if ops is not None:
-                counter = fastpath.CompiledWindowCounter(spec, ops, start, end, acc.spans)
+                counter = fastpath.CompiledWindowCounter(spec, ops, start, end)
+                ranges = acc.ranges(start - acc.HORIZON, end + acc.HORIZON)
             else:
-                counter = WindowCounter(spec, start, end)
-            for block in blocks("attributing the spike", counter.parse):
+                counter, ranges = WindowCounter(spec, start, end), None
+            for block in blocks("attributing the spike", counter.parse, ranges):
                 counter.add(block)
             return counter
 

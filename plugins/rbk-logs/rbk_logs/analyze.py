@@ -210,9 +210,9 @@ class Accumulator:
         self.final_before: int | None = None  # buckets < this are final
 
     @staticmethod
-    def parse(block: bytes) -> pl.Series:
-        """Runs on the reader thread: split and decode the block."""
-        return read_block(block)
+    def parse(item: tuple[int, int, bytes]) -> pl.Series:
+        """Runs on the reader thread: split and decode a (file, offset, block) item."""
+        return read_block(item[2])
 
     def add(self, lines: pl.Series) -> None:
         self.lines += lines.len()
@@ -333,8 +333,8 @@ class WindowCounter:
         self.paths: list[pl.DataFrame] = []
 
     @staticmethod
-    def parse(block: bytes) -> pl.Series:
-        return read_block(block)
+    def parse(item: tuple[int, int, bytes]) -> pl.Series:
+        return read_block(item[2])
 
     def overlaps(self, lines: pl.Series) -> bool:
         """Cheap test on the block's first and last parsable lines (logs are in time order)."""

@@ -117,20 +117,21 @@ class CompiledAccumulator:
                                      None if until is None else float(until), self.HORIZON)
         self.malformed = 0
         self.samples: list[str] = []
-        # per block: (first ts, last ts, bytes) or None, for the second pass
-        self.spans: list[tuple[float, float, int] | None] = []
+        # per block: (file index, offset, size, first ts, last ts), for the second pass
+        self.spans: list[tuple[int, int, int, float | None, float | None]] = []
         self._result: dict[str, Any] | None = None
 
-    def parse(self, block: bytes) -> Any:
-        """Runs on the reader thread (releases the GIL): a parsed block for add()."""
-        return self.scanner.parse(block)
+    def parse(self, item: tuple[int, int, bytes]) -> tuple[int, int, int, Any]:
+        """Runs on the reader thread (releases the GIL): (file, offset, size, Batch)."""
+        index, offset, block = item
+        return index, offset, len(block), self.scanner.parse(block)
 
-    def add(self, block: Any) -> None:
-        """Fold a block (bytes, or parse()'s Batch) into the aggregates."""
-        if isinstance(block, bytes | bytearray):
-            block = self.scanner.parse(bytes(block))
-        span = block.span
-        self.spans.append(None if span is None else (*span, block.size))
+    def add(self, item: Any) -> None:
+        """Fold a parse() result (or plain bytes) into the aggregates."""
+        if isinstance(item, bytes):
+            item = self.parse((0, 0, item))
+        index, offset, size, block = item
+        self.spans.append((index, offset, size, *(block.span or (None, None))))
         deferred = self.scanner.aggregate(block)
         if deferred:
             self._add_parsed_by_regex(deferred)
@@ -198,33 +199,26 @@ class CompiledAccumulator:
         return frame.group_by("client").agg(pl.col("peak").max())
 
 
+    def ranges(self, start: float, end: float) -> dict[int, tuple[int, int]]:
+        """file index -> the byte range holding every block with a line in [start, end)
+        (or with no parsable line: conservative)."""
+        out: dict[int, tuple[int, int]] = {}
+        for index, offset, size, lo, hi in self.spans:
+            if lo is not None and (hi < start or lo >= end):
+                continue
+            s0, s1 = out.get(index, (offset, offset + size))
+            out[index] = (min(s0, offset), max(s1, offset + size))
+        return out
+
+
 class CompiledWindowCounter:
     """The spike's second pass on the scanner: requests per client and path in [start, end).
+    The caller reads only the byte ranges the first pass found for the window."""
 
-    The first pass noted each block's time span, so blocks outside the window (with the
-    accumulator's horizon as margin) are read but never parsed.
-    """
-
-    def __init__(self, spec: Spec, ops: list, start: float, end: float,
-                 spans: list[tuple[float, float, int] | None]):
+    def __init__(self, spec: Spec, ops: list, start: float, end: float):
         self.acc = CompiledAccumulator(spec, ops, since=start, until=end)
-        self.start, self.end = start, end
-        self.spans = spans
-        self.index = 0
-
-    def parse(self, block: bytes) -> Any:
-        i, self.index = self.index, self.index + 1
-        span = self.spans[i] if i < len(self.spans) else None
-        # A block that is not byte for byte where it was (the file changed) is parsed.
-        if span is not None and span[2] == len(block) and (
-                span[1] < self.start - self.acc.HORIZON or
-                span[0] >= self.end + self.acc.HORIZON):
-            return None
-        return self.acc.parse(block)
-
-    def add(self, batch: Any) -> None:
-        if batch is not None:
-            self.acc.add(batch)
+        self.parse = self.acc.parse
+        self.add = self.acc.add
 
     def table(self, key: str) -> pl.DataFrame:
         name = "clients" if key == "client" else "paths"

@@ -35,17 +35,40 @@ def resolve(transport: Any, patterns: list[str]) -> list[Any]:
     return sorted(files.values(), key=lambda f: (-rotation_index(f.path), f.mtime, f.path))
 
 
-def chunks(transport: Any, path: str, size: int | None = None,
-           on_read: Any = None) -> Iterator[bytes]:
+def chunks(transport: Any, path: str, size: int | None = None, on_read: Any = None,
+           start: int = 0, stop: int | None = None) -> Iterator[bytes]:
     """Blocks of whole lines (the last block may lack a final newline).
 
     ``on_read(n)`` is told how many bytes of the file (compressed, for .gz) were read.
+    ``start``/``stop``: only the (uncompressed) bytes in [start, stop), both on line
+    boundaries; a plain file is read from ``start`` on, a .gz one inflated and skipped.
     """
-    size = size or CHUNK
+    blocks = _chunks(transport, path, size or CHUNK, on_read, start)
+    if stop is None:
+        yield from blocks
+        return
+    pos = start
+    for block in blocks:
+        if pos + len(block) >= stop:
+            if stop > pos:
+                yield block[: stop - pos]
+            return
+        yield block
+        pos += len(block)
+
+
+def _chunks(transport: Any, path: str, size: int, on_read: Any, start: int) -> Iterator[bytes]:
     gz = path.endswith(".gz")
     stream = transport.open_read(path)
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gz else None
     rest = b""
+    skip = start
+    if skip and not gz:
+        try:
+            stream.seek(start)
+            skip = 0
+        except (OSError, AttributeError):
+            pass
     try:
         while True:
             block = stream.read(size)
@@ -62,6 +85,11 @@ def chunks(transport: Any, path: str, size: int | None = None,
                         block += inflate.decompress(tail)
                 except zlib.error as exc:
                     raise StepFailed(f"{path}: corrupt gzip data ({exc})") from None
+            if skip:
+                dropped = min(skip, len(block))
+                block, skip = block[dropped:], skip - dropped
+                if not block:
+                    continue
             cut = block.rfind(b"\n")
             if cut < 0:
                 rest += block
@@ -94,6 +122,28 @@ def tail_lines(transport: Any, path: str, want: int = 64) -> list[bytes]:
     finally:
         stream.close()
     return data.splitlines()[-want:]
+
+
+def parallel_map(fn: Any, items: Iterator[Any], workers: int = 2,
+                 depth: int = 4) -> Iterator[Any]:
+    """``fn`` over ``items`` on ``workers`` threads, results in order, at most ``depth``
+    in flight. ``items`` is consumed on the calling thread (between results)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="rbk-logs")
+    pending: deque = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
 
 
 def prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
