@@ -5,7 +5,9 @@
 
 Generates the log (benchmarks/logs/out/bench.log) unless --log is given. GoAccess
 is optional (apt-get install goaccess); it is reported as missing otherwise.
-Goal (issue 3): rbk <= awk time, peak RSS <= 300 MB, both cores used.
+Goal (issue 3): rbk <= awk time, peak RSS <= 300 MB, both cores used. rbk's
+compiled scanner is measured, then its polars engine (what JSON lines and some
+pasted formats use) for comparison.
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ def main() -> int:
         print(f"rbk: {out['parsed']:,} parsed, {out['malformed']['count']} malformed, "
               f"spike detected={out['spike']['detected']}, "
               f"top client {out['top_clients'][0]['client']}")
+    # The engine for JSON lines and formats the scanner leaves to the regex.
+    results.append(measure("rbk, polars engine", [rbk, "do", "logs.inspect", f"path={log}",
+                                                 "--format", "json"],
+                           env={**env, "RBK_LOGS_ENGINE": "polars"}))
     if args.no_goaccess:
         pass
     elif shutil.which("goaccess"):

@@ -9,8 +9,9 @@
  * untouched, and the Python side parses it with the regex (polars) and adds the row
  * through add_row(). So this file only has to be sound, never complete.
  *
- * The GIL is released while a block is scanned: the reader thread fills the next
- * block on the other core meanwhile.
+ * parse() (GIL released, any number of threads at once) turns a block into records;
+ * aggregate() (GIL released, one thread) folds them in, so blocks are parsed on the
+ * other cores while the previous ones are aggregated.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -672,7 +673,7 @@ typedef struct {
 } Rec;
 
 /* A parsed block: records, the lines left to the regex, counts. Made by Scanner.parse
- * (on the reader thread), consumed by Scanner.aggregate. */
+ * (on a worker thread), consumed by Scanner.aggregate (on the main one). */
 typedef struct {
     PyObject_HEAD
     PyObject *block;         /* the bytes the records point into */
@@ -1046,7 +1047,8 @@ done:
     return out;
 }
 
-/* result() -> dict of tables, with the still-open buckets folded in (state unchanged) */
+/* result() -> dict of tables. The end of the input: every bucket becomes final, so
+ * lines added afterwards would count as late. */
 static PyObject *Scanner_result(Scanner *s, PyObject *Py_UNUSED(ignored)) {
     /* the end of the input: every bucket is final */
     if (!flush_second(s) || !fold_to(s, INT64_MAX)) return PyErr_NoMemory();
@@ -1165,7 +1167,7 @@ static int Scanner_init(Scanner *s, PyObject *args, PyObject *kw) {
 
 static PyMethodDef Scanner_methods[] = {
     {"parse", (PyCFunction)Scanner_parse, METH_O,
-     "parse(block) -> Batch (GIL released): for a reader thread"},
+     "parse(block) -> Batch (GIL released; any number of threads at once)"},
     {"aggregate", (PyCFunction)Scanner_aggregate, METH_O,
      "aggregate(batch) -> bytes: fold a parsed block in; return the lines left to the regex"},
     {"feed", (PyCFunction)Scanner_feed, METH_O,
@@ -1173,7 +1175,8 @@ static PyMethodDef Scanner_methods[] = {
     {"add_row", (PyCFunction)Scanner_add_row, METH_VARARGS,
      "add_row(ts, client, method, path, status, referer, user_agent, rt_ms)"},
     {"fold", (PyCFunction)Scanner_fold, METH_NOARGS, "finalise buckets behind the horizon"},
-    {"result", (PyCFunction)Scanner_result, METH_NOARGS, "the aggregate tables"},
+    {"result", (PyCFunction)Scanner_result, METH_NOARGS,
+     "the aggregate tables, at the end of the input"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -122,7 +122,7 @@ class CompiledAccumulator:
         self._result: dict[str, Any] | None = None
 
     def parse(self, item: tuple[int, int, bytes]) -> tuple[int, int, int, Any]:
-        """Runs on the reader thread (releases the GIL): (file, offset, size, Batch)."""
+        """Runs on a worker thread (releases the GIL): (file, offset, size, Batch)."""
         index, offset, block = item
         return index, offset, len(block), self.scanner.parse(block)
 
