@@ -30,7 +30,7 @@ from rbk.errors import (
     TemplateError,
 )
 from rbk.hosts.base import Host
-from rbk.hosts.inventory import Inventory
+from rbk.hosts.inventory import Inventory, resolve_host_secrets
 from rbk.inputs import resolve_inputs, secret_values
 from rbk.loader import LoadedRunbook
 from rbk.model import RollbackOverride, Step
@@ -319,10 +319,16 @@ class _Run:
         out = []
         for n in self.inventory.select(pattern):
             with self.lock:
-                if n not in self.hosts:
-                    self.hosts[n] = self.inventory.host(n, self.registry.transports)
-                out.append(self.hosts[n])
+                out.append(self.host(n))
         return out
+
+    def host(self, name: str) -> Host:
+        """The run's Host for an inventory name (one per run), its secrets resolved."""
+        if name not in self.hosts:
+            host = self.inventory.host(name, self.registry.transports)
+            resolve_host_secrets(host, self.rb, self.inputs, self.redactor.add)
+            self.hosts[name] = host
+        return self.hosts[name]
 
     def select_hosts(self, step: Step, variables: dict[str, Any]) -> list[Host]:
         pattern = step.on if step.on is not None else self.rb.targets
@@ -335,12 +341,7 @@ class _Run:
         if not names:
             raise StepFailed(f"step '{step.id}': no hosts match {pattern!r}"
                              f"{' with --limit ' + self.opt.limit if self.opt.limit else ''}")
-        out = []
-        for n in names:
-            if n not in self.hosts:
-                self.hosts[n] = self.inventory.host(n, self.registry.transports)
-            out.append(self.hosts[n])
-        return out
+        return [self.host(n) for n in names]
 
     def fan_out(self, hosts: list[Host], fn: Callable[[Host], Any]
                 ) -> tuple[dict[str, Any], dict[str, BaseException]]:

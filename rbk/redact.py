@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 MASK = "********"
-SECRET_KEYS = re.compile(r"(pass(word)?|secret|token|api[_-]?key|authorization|credentials|"
+SECRET_KEYS = re.compile(r"(pass(word|phrase)?|secret|token|api[_-]?key|authorization|credentials|"
                          r"cookie|private[_-]?key|x-auth-key|fastly-key)$", re.I)
 # Bounded repetitions: an unbounded scheme pattern backtracks quadratically on long
 # runs of letters (a 64 KiB log line took seconds to redact).

@@ -13,6 +13,7 @@ Format (docs/inventory.md)::
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,38 @@ def load_inventory(path: str | Path) -> Inventory:
             inventory.hosts[host] = {**defaults, **{k: v for k, v in inventory.hosts[host].items()
                                                     if k not in own}, **gvars, **own}
     return inventory
+
+
+SECRET_HOST_KEYS = ("become_password", "key_passphrase")
+
+
+def resolve_host_secrets(host: Host, runbook: Any, inputs: dict[str, Any],
+                         add_secret: Any) -> None:
+    """``become_password``/``key_passphrase`` as ``{env: NAME}`` or ``{input: NAME}`` (a
+    secret input of the runbook) become their value; every such value is redacted."""
+    for key in SECRET_HOST_KEYS:
+        ref = host.vars.get(key)
+        if isinstance(ref, dict):
+            host.vars[key] = _secret_value(host.name, key, ref, runbook, inputs)
+        if host.vars.get(key) is not None:
+            add_secret(str(host.vars[key]))
+
+
+def _secret_value(host: str, key: str, ref: dict[str, Any], runbook: Any,
+                  inputs: dict[str, Any]) -> str:
+    where = f"inventory: host '{host}': {key}"
+    if set(ref) == {"env"}:
+        value = os.environ.get(str(ref["env"]))
+        if value is None:
+            raise UsageError(f"{where} is ${ref['env']}, which is not set: export it first")
+        return value
+    if set(ref) == {"input"}:
+        name = str(ref["input"])
+        declared = getattr(runbook, "inputs", {}).get(name)
+        if declared is None or not getattr(declared, "secret", False):
+            raise UsageError(f"{where} names input '{name}', which this runbook does not "
+                             f"declare with secret: true")
+        if inputs.get(name) in (None, ""):
+            raise UsageError(f"{where} needs input '{name}': pass it with -e {name}=...")
+        return str(inputs[name])
+    raise UsageError(f"{where} must be a string, {{env: NAME}} or {{input: NAME}}")

@@ -226,21 +226,31 @@ class SSHTransport:
                             if k.isidentifier()) + " " + line
         if cwd:
             line = f"cd {shlex.quote(cwd)} && {line}"
-        password = None
-        if self.spec.get("become"):
-            password = self.spec.get("become_password")
-            line = (f"sudo -S -p '' -u {shlex.quote(str(self.spec.get('become_user', 'root')))}"
-                    f" -- sh -c {shlex.quote(line)}")
+        become = bool(self.spec.get("become"))
+        if become:
+            # sudo prompts with a marker of ours on stderr when it wants the password;
+            # the command announces itself on stdout once sudo let it run. Only then does
+            # stdin go through: the password can never end up in the command's input.
+            nonce = os.urandom(8).hex()
+            prompt, started = f"[rbk-sudo-{nonce}]", f"rbk-become-{nonce}"
+            user = str(self.spec.get("become_user", "root"))
+            line = (f"sudo -S -p {shlex.quote(prompt)} -u {shlex.quote(user)} -- sh -c "
+                    f"{shlex.quote(f'echo {started} && {line}')}")
         start = time.monotonic()
         chan = self.connection().open_session(timeout=10)
         chan.exec_command(line)
-        if password is not None or stdin is not None:
-            if password is not None:
-                chan.sendall((str(password) + "\n").encode())
+        out, err = bytearray(), bytearray()
+        if become:
+            refused = self._become(chan, prompt, started, out, err,
+                                   start + (timeout or 60))
+            if refused:
+                chan.close()
+                return CommandResult(shown, self.name, 1, "", refused,
+                                     time.monotonic() - start, False)
+        if stdin is not None or become:
             if stdin is not None:
                 chan.sendall(stdin)
             chan.shutdown_write()
-        out, err = bytearray(), bytearray()
         truncated = False
         deadline = start + timeout if timeout else None
         timed_out = False
@@ -274,6 +284,43 @@ class SSHTransport:
             chan.close()
         return CommandResult(shown, self.name, code, out.decode("utf-8", "replace"),
                              err.decode("utf-8", "replace"), time.monotonic() - start, truncated)
+
+    def _become(self, chan: Any, prompt: str, started: str, out: bytearray, err: bytearray,
+                deadline: float) -> str | None:
+        """Answer sudo's prompt (once) until the command starts; None when it did, else
+        why not. What the command already wrote stays in ``out``/``err``."""
+        user = self.spec.get("become_user", "root")
+        password = self.spec.get("become_password")
+        answered = False
+        mark = (started + "\n").encode()
+        ask = prompt.encode()
+        while True:
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
+            while chan.recv_ready():
+                out += chan.recv(65536)
+            if mark in out:
+                del out[: out.index(mark) + len(mark)]
+                err[:] = err.replace(ask, b"")
+                return None
+            if ask in err:
+                err[:] = err.replace(ask, b"", 1)
+                if password is None:
+                    return (f"sudo on {self.name} asks for a password: set become_password "
+                            f"({{env: NAME}} or {{input: NAME}} of a secret input)")
+                if answered:
+                    return f"sudo on {self.name} refused become_password for user {user}"
+                chan.sendall((str(password) + "\n").encode())
+                answered = True
+                continue
+            if chan.exit_status_ready() and not chan.recv_ready() \
+                    and not chan.recv_stderr_ready():
+                said = err.decode("utf-8", "replace").strip().splitlines()
+                return (f"sudo on {self.name} did not run the command as {user}: "
+                        f"{said[-1] if said else 'exit ' + str(chan.recv_exit_status())}")
+            if time.monotonic() > deadline:
+                return f"sudo on {self.name} did not answer within the command's timeout"
+            time.sleep(0.005)
 
     # -- files (SFTP) ----------------------------------------------------------
 
