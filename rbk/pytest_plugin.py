@@ -24,8 +24,9 @@ def rbk_runbook(rbk_state_dir, tmp_path):
 
     plugins.reset()
 
-    def make(path_or_text):
-        return RunbookHarness(path_or_text, state_dir=rbk_state_dir, workdir=tmp_path)
+    def make(path_or_text, inventory=None):
+        return RunbookHarness(path_or_text, state_dir=rbk_state_dir, workdir=tmp_path,
+                              inventory=inventory)
 
     yield make
     plugins.reset()

@@ -48,7 +48,11 @@ class Outcome:
 
 
 class RunbookHarness:
-    def __init__(self, path_or_text: str | Path, state_dir: Path, workdir: Path | None = None):
+    def __init__(self, path_or_text: str | Path, state_dir: Path, workdir: Path | None = None,
+                 inventory: str | Path | None = None):
+        from rbk.hosts.inventory import load_inventory
+
+        self.inventory = load_inventory(inventory) if inventory else None
         path = Path(path_or_text)
         if not path.is_file():
             workdir = workdir or state_dir
@@ -59,7 +63,8 @@ class RunbookHarness:
 
     def _run(self, dry_run: bool, inputs: dict[str, Any], yes: bool) -> Outcome:
         options = RunOptions(dry_run=dry_run, inputs=inputs, state_dir=self.state_dir,
-                             approver=(lambda q: True) if yes else None)
+                             approver=(lambda q: True) if yes else None,
+                             inventory=self.inventory)
         outcome = run_runbook(self.loaded, get_registry(), options)
         return Outcome(outcome, outcome.report())
 

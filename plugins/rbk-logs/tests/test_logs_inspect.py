@@ -255,3 +255,28 @@ def test_lines_slightly_out_of_order_are_still_exact(rbk_runbook, tmp_path, monk
     out = inspect(rbk_runbook, tmp_path, path=str(write(tmp_path / "access.log", lines)))
     assert_matches_reference(out, reference([x.encode() for x in lines]))
     assert out["late_lines"] == 0
+
+
+def test_logs_on_a_remote_host_are_read_over_ssh(rbk_runbook, rbk_ssh_fleet, tmp_path,
+                                                 monkeypatch):
+    """on: a host of the inventory: the files are streamed over SFTP (the spike's second
+    pass seeks into them) and the outputs equal a local read of the same files."""
+    import rbk_logs.reader
+
+    monkeypatch.setattr(rbk_logs.reader, "CHUNK", 65536)  # many blocks, real seeks
+    lines = spike_log(minutes=20, spike_from=15)
+    remote = tmp_path / "remote-logs"
+    remote.mkdir()
+    write(remote / "access.log.1.gz", lines[: len(lines) // 2], gz=True)
+    write(remote / "access.log", lines[len(lines) // 2:])
+    local = inspect(rbk_runbook, tmp_path, path=str(remote / "access.log*"))
+    body = json.dumps({"name": "t", "steps": [{
+        "id": "i", "action": "logs.inspect", "on": "web-2",
+        "with": {"path": str(remote / "access.log*")}}]})
+    outcome = rbk_runbook(body, inventory=rbk_ssh_fleet.inventory()).plan()
+    assert outcome.exit_code == 0, outcome.report.message
+    over_ssh = outcome.steps["i"].hosts["web-2"].plan["outputs"]
+    assert over_ssh == local
+    assert over_ssh["spike"]["detected"]
+    assert_matches_reference(over_ssh, reference([x.encode() for x in lines]))
+    assert rbk_ssh_fleet.hosts[1].logins() == 1  # one connection for both passes
