@@ -82,7 +82,9 @@ class Inventory:
         spec = self.hosts.get(name, {"transport": "local"} if name == LOCAL else None)
         if spec is None:
             raise UsageError(f"no host '{name}' in inventory {self.source}")
-        kind = spec.get("transport", "local" if not spec.get("address") else "ssh")
+        # Only localhost is local by default: a host without an address is reached over
+        # SSH by its name (or ~/.ssh/config's HostName), never silently run here.
+        kind = spec.get("transport") or ("local" if name == LOCAL else "ssh")
         factory = transports.get(kind)
         if factory is None:
             raise UsageError(f"host '{name}': no transport '{kind}' is installed "

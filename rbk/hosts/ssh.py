@@ -123,6 +123,8 @@ class SSHTransport:
                 "key", "known_hosts", "connect_timeout")} | {"address": jhost,
                                                            "port": int(jport or 22),
                                                            "user": user or s["user"]})
+            if self._jump is not None:  # a retry: the previous bastion link goes
+                self._jump.close()
             self._jump = SSHTransport(jump_host)
             return self._jump.connection().open_channel(
                 "direct-tcpip", (s["address"], s["port"]), ("127.0.0.1", 0), timeout=timeout)

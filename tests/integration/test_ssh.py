@@ -171,3 +171,37 @@ steps:
     again = rbk(fleet, "run", "rb.yaml", "--dry-run", runbook=runbook)
     report = json.loads(again.stdout)
     assert report["changes"] == []
+
+
+def test_ssh_config_and_proxy_jump_are_honoured(rbk_ssh_fleet):
+    """A host named only in the inventory gets HostName, Port, User, IdentityFile and
+    ProxyJump from ssh_config, and is reached through the bastion."""
+    fleet = rbk_ssh_fleet
+    bastion, target = fleet.hosts[0], fleet.hosts[1]
+    config = fleet.root / "ssh_config"
+    config.write_text(f"Host app\n  HostName {target.address}\n  Port {target.port}\n"
+                      f"  User root\n  IdentityFile {fleet.client_key}\n"
+                      f"  ProxyJump root@{bastion.address}:{bastion.port}\n")
+    inventory = fleet.root / "via-bastion.yaml"
+    inventory.write_text(f"defaults: {{known_hosts: {fleet.known_hosts}, agent: false, "
+                         f"ssh_config: {config}}}\nhosts:\n  app: {{}}\n")
+    proc = run_rbk("do", "shell", 'cmd=["sh", "-c", "echo $SSH_CONNECTION"]', "--on", "app",
+                   "-i", str(inventory), "--format", "json", cwd=fleet.root,
+                   env={"RBK_STATE_DIR": str(fleet.root / "state")})
+    assert proc.returncode == 0, proc.stderr
+    host = json.loads(proc.stdout)["steps"][0]["hosts"]["app"]
+    assert host["result"]["outputs"]["stdout"].split()[2:] == [target.address, str(target.port)]
+    assert bastion.logins() == 1 and target.logins() == 1  # through the bastion, one each
+    assert all(h.logins() == 0 for h in fleet.hosts[2:])
+
+
+def test_a_host_without_an_address_is_never_run_locally(tmp_path):
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text("defaults: {ssh_config: /nonexistent, agent: false}\n"
+                         "hosts:\n  db-1: {connect_timeout: 2}\n")
+    marker = tmp_path / "ran-here"
+    proc = run_rbk("do", "shell", f'cmd=["touch", "{marker}"]', "--on", "db-1", "-i",
+                   str(inventory), env={"RBK_STATE_DIR": str(tmp_path / "state")})
+    assert proc.returncode == 1
+    assert "db-1" in proc.stderr and "Traceback" not in proc.stderr
+    assert not marker.exists()
