@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import posixpath
+import random
 import shlex
 import socket
 import stat
@@ -23,9 +24,12 @@ from typing import Any, BinaryIO
 from rbk.errors import StepFailed
 from rbk.hosts.base import MAX_OUTPUT, CommandResult, FileInfo, display
 
-BANNER_RETRIES = 4
+BANNER_RETRIES = 6
 _known_hosts_cache: dict[tuple[Any, ...], Any] = {}
 _cache_lock = threading.Lock()
+# Bastions shared by the hosts behind them: one SSH connection each, many channels.
+_jumps: dict[tuple[Any, ...], list[Any]] = {}  # key -> [SSHTransport, users]
+_jumps_lock = threading.Lock()
 
 
 def fingerprint(key: Any) -> str:
@@ -87,6 +91,36 @@ def resolve(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _acquire_jump(jump: str, spec: dict[str, Any]) -> SSHTransport:
+    """The shared connection to a ``user@bastion:port`` for a host with this spec."""
+    from rbk.hosts.base import Host
+
+    user, _, hostport = jump.rpartition("@")
+    jhost, _, jport = hostport.partition(":")
+    settings = {k: v for k, v in spec.items()
+                if k in ("key", "key_passphrase", "known_hosts", "connect_timeout", "agent",
+                         "ssh_config")}
+    settings |= {"address": jhost, "port": int(jport or 22), "user": user or spec["user"]}
+    key = tuple(sorted((k, str(v)) for k, v in settings.items()))
+    with _jumps_lock:
+        entry = _jumps.get(key)
+        if entry is None:
+            entry = _jumps[key] = [SSHTransport(Host(name=jhost, vars=settings)), 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def _release_jump(transport: SSHTransport) -> None:
+    with _jumps_lock:
+        for key, entry in list(_jumps.items()):
+            if entry[0] is transport:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del _jumps[key]
+                    transport.close()
+                return
+
+
 class SSHTransport:
     """Runs commands and moves files on one host over one reused SSH connection."""
 
@@ -115,17 +149,8 @@ class SSHTransport:
         timeout = float(s.get("connect_timeout", 10))
         jump = s.get("proxy_jump")
         if jump:
-            user, _, hostport = jump.rpartition("@")
-            jhost, _, jport = hostport.partition(":")
-            from rbk.hosts.base import Host
-
-            jump_host = Host(name=jhost, vars={k: v for k, v in s.items() if k in (
-                "key", "known_hosts", "connect_timeout")} | {"address": jhost,
-                                                           "port": int(jport or 22),
-                                                           "user": user or s["user"]})
-            if self._jump is not None:  # a retry: the previous bastion link goes
-                self._jump.close()
-            self._jump = SSHTransport(jump_host)
+            if self._jump is None:
+                self._jump = _acquire_jump(jump, s)
             return self._jump.connection().open_channel(
                 "direct-tcpip", (s["address"], s["port"]), ("127.0.0.1", 0), timeout=timeout)
         try:
@@ -149,7 +174,8 @@ class SSHTransport:
                 transport.close()
                 # sshd's MaxStartups drops connections under bursty connects.
                 if "banner" in str(exc).lower() and attempt < BANNER_RETRIES:
-                    time.sleep(delay)
+                    # Jittered: connections dropped together must not all return together.
+                    time.sleep(delay * (0.5 + random.random()))
                     delay *= 2
                     continue
                 raise StepFailed(f"SSH handshake with {self.where} failed: {exc}") from None
@@ -193,13 +219,22 @@ class SSHTransport:
         if s.get("key"):
             path = os.path.expanduser(str(s["key"]))
             try:
-                pkey = paramiko.PKey.from_path(path, password=s.get("key_passphrase"))
+                passphrase = s.get("key_passphrase")
+                pkey = paramiko.PKey.from_path(
+                    path, password=None if passphrase is None else str(passphrase).encode())
                 transport.auth_publickey(user, pkey)
                 return
             except FileNotFoundError:
                 errors.append(f"key file {path} not found")
             except paramiko.PasswordRequiredException:
-                errors.append(f"key {path} is encrypted: give key_passphrase (a secret input)")
+                errors.append(f"key {path} is encrypted: give key_passphrase "
+                              f"({{env: NAME}} or {{input: NAME}})")
+            except (TypeError, ValueError) as exc:  # OpenSSH-format keys, via cryptography
+                if passphrase is None and "password" in str(exc).lower():
+                    errors.append(f"key {path} is encrypted: give key_passphrase "
+                                  f"({{env: NAME}} or {{input: NAME}})")
+                else:
+                    errors.append(f"key {path} does not open (wrong key_passphrase?): {exc}")
             except paramiko.SSHException as exc:
                 errors.append(f"key {path}: {exc}")
         if s.get("agent", True):
@@ -228,6 +263,14 @@ class SSHTransport:
                             if k.isidentifier()) + " " + line
         if cwd:
             line = f"cd {shlex.quote(cwd)} && {line}"
+        if timeout:
+            # Closing the channel does not stop a command that has no terminal: the host
+            # itself must kill it (and its children) at the deadline. Hosts without
+            # coreutils' timeout still run it; rbk then only stops waiting.
+            t = f"{max(float(timeout), 0.001):g}"
+            quoted = shlex.quote(line)
+            line = (f"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {t} sh -c "
+                    f"{quoted}; else exec sh -c {quoted}; fi")
         become = bool(self.spec.get("become"))
         if become:
             # sudo prompts with a marker of ours on stderr when it wants the password;
@@ -278,7 +321,7 @@ class SSHTransport:
             if timed_out:
                 break
         if timed_out:
-            chan.close()  # the remote side sees the channel close (SIGHUP on a pty-less exec)
+            chan.close()  # the host's timeout (above) kills the command itself
             code = -9
             err += f"\n[rbk] killed after timeout of {timeout:g}s".encode()
         else:
@@ -406,6 +449,6 @@ class SSHTransport:
         if self._client is not None:
             self._client.close()
             self._client = None
-        if self._jump is not None:  # the bastion connection goes with the host's
-            self._jump.close()
+        if self._jump is not None:  # the bastion goes with its last host
+            _release_jump(self._jump)
             self._jump = None

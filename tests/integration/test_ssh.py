@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 from conftest import run_rbk
 
-from rbk.testing_ssh import keygen
+from rbk.testing_ssh import keygen, make_fleet, stop_fleet
 
 
 def rbk(fleet, *args, runbook: str | None = None, env=None):
@@ -174,25 +175,55 @@ steps:
 
 
 def test_ssh_config_and_proxy_jump_are_honoured(rbk_ssh_fleet):
-    """A host named only in the inventory gets HostName, Port, User, IdentityFile and
-    ProxyJump from ssh_config, and is reached through the bastion."""
+    """Hosts named only in the inventory get HostName, Port, User, IdentityFile and
+    ProxyJump from ssh_config, and are reached through one shared bastion connection."""
     fleet = rbk_ssh_fleet
-    bastion, target = fleet.hosts[0], fleet.hosts[1]
+    bastion, targets = fleet.hosts[0], fleet.hosts[1:]
     config = fleet.root / "ssh_config"
-    config.write_text(f"Host app\n  HostName {target.address}\n  Port {target.port}\n"
-                      f"  User root\n  IdentityFile {fleet.client_key}\n"
-                      f"  ProxyJump root@{bastion.address}:{bastion.port}\n")
+    config.write_text("".join(
+        f"Host app-{i}\n  HostName {t.address}\n  Port {t.port}\n  User root\n"
+        f"  IdentityFile {fleet.client_key}\n  ProxyJump root@{bastion.address}:{bastion.port}\n"
+        for i, t in enumerate(targets, 1)))
     inventory = fleet.root / "via-bastion.yaml"
     inventory.write_text(f"defaults: {{known_hosts: {fleet.known_hosts}, agent: false, "
-                         f"ssh_config: {config}}}\nhosts:\n  app: {{}}\n")
-    proc = run_rbk("do", "shell", 'cmd=["sh", "-c", "echo $SSH_CONNECTION"]', "--on", "app",
+                         f"ssh_config: {config}}}\nhosts:\n" +
+                         "".join(f"  app-{i}: {{}}\n" for i in range(1, len(targets) + 1)))
+    proc = run_rbk("do", "shell", 'cmd=["sh", "-c", "echo $SSH_CONNECTION"]', "--on", "all",
                    "-i", str(inventory), "--format", "json", cwd=fleet.root,
                    env={"RBK_STATE_DIR": str(fleet.root / "state")})
     assert proc.returncode == 0, proc.stderr
-    host = json.loads(proc.stdout)["steps"][0]["hosts"]["app"]
-    assert host["result"]["outputs"]["stdout"].split()[2:] == [target.address, str(target.port)]
-    assert bastion.logins() == 1 and target.logins() == 1  # through the bastion, one each
-    assert all(h.logins() == 0 for h in fleet.hosts[2:])
+    hosts = json.loads(proc.stdout)["steps"][0]["hosts"]
+    for i, t in enumerate(targets, 1):
+        out = hosts[f"app-{i}"]["result"]["outputs"]["stdout"]
+        assert out.split()[2:] == [t.address, str(t.port)]
+        assert t.logins() == 1
+    assert bastion.logins() == 1  # four hosts, one bastion connection
+
+
+def test_sshd_dropping_bursty_connects_is_retried(tmp_path):
+    """sshd's MaxStartups drops connections beyond its limit before the banner; rbk
+    retries with jittered backoff until every host is in."""
+    fleet = make_fleet(tmp_path / "fleet", 1)
+    try:
+        host = fleet.hosts[0]
+        cfg = host.dir / "sshd_config"
+        cfg.write_text(cfg.read_text().replace("MaxStartups 100:30:200", "MaxStartups 2:100:2"))
+        host.stop()
+        host.start()
+        inventory = tmp_path / "aliases.yaml"
+        inventory.write_text(
+            f"defaults: {{address: {host.address}, port: {host.port}, key: {fleet.client_key}, "
+            f"known_hosts: {fleet.known_hosts}, agent: false, ssh_config: /nonexistent}}\n"
+            "hosts:\n" + "".join(f"  alias-{i}: {{}}\n" for i in range(16)))
+        proc = run_rbk("do", "shell", 'cmd=["true"]', "--on", "all", "-i", str(inventory),
+                       "--format", "json", cwd=tmp_path,
+                       env={"RBK_STATE_DIR": str(tmp_path / "state")})
+        assert proc.returncode == 0, proc.stderr
+        assert len(json.loads(proc.stdout)["steps"][0]["hosts"]) == 16
+        assert host.logins() == 16
+        assert "drop connection" in host.log.read_text()  # the retry path was taken
+    finally:
+        stop_fleet(fleet)
 
 
 def test_a_host_without_an_address_is_never_run_locally(tmp_path):
@@ -205,3 +236,62 @@ def test_a_host_without_an_address_is_never_run_locally(tmp_path):
     assert proc.returncode == 1
     assert "db-1" in proc.stderr and "Traceback" not in proc.stderr
     assert not marker.exists()
+
+
+def test_a_command_that_never_ends_is_killed_on_the_host_at_its_timeout(rbk_ssh_fleet):
+    fleet = rbk_ssh_fleet
+    start = time.monotonic()
+    proc = run_rbk("do", "shell", 'cmd=["sh", "-c", "sleep 3079 & sleep 3078"]', "timeout=1",
+                   "--on", "web-1", "-i", str(fleet.inventory()), cwd=fleet.root,
+                   env={"RBK_STATE_DIR": str(fleet.root / "state")})
+    assert proc.returncode == 1
+    assert "killed after timeout of 1s" in proc.stderr
+    assert time.monotonic() - start < 10
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _running("sleep 307[89]"):
+        time.sleep(0.1)
+    assert not _running("sleep 307[89]"), "the command (or its child) still runs on the host"
+
+
+def _running(pattern: str) -> bool:
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
+
+
+def test_output_is_capped_per_command(rbk_ssh_fleet):
+    fleet = rbk_ssh_fleet
+    proc = rbk(fleet, "do", "shell", 'cmd=["sh", "-c", "yes x | head -c 5000000"]',
+               "readonly=true", "--on", "web-1")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)["steps"][0]["hosts"]["web-1"]["plan"]["outputs"]
+    assert out["truncated"] is True
+    assert len(out["stdout"]) == 1024 * 1024 and set(out["stdout"]) == {"x", "\n"}
+
+
+def test_an_encrypted_key_opens_with_a_passphrase_from_the_environment(rbk_ssh_fleet):
+    fleet = rbk_ssh_fleet
+    key = fleet.root / "encrypted_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "pp-7e1f0c", "-f", str(key)],
+                   check=True)
+    with open(fleet.root / "authorized_keys", "a") as fh:
+        fh.write((fleet.root / "encrypted_key.pub").read_text())
+    host = fleet.hosts[0]
+
+    def run_with(passphrase: str | None, env: dict):
+        inventory = fleet.root / "enc.yaml"
+        pp = f", key_passphrase: {passphrase}" if passphrase else ""
+        inventory.write_text(
+            f"hosts:\n  web-1: {{address: {host.address}, port: {host.port}, key: {key}, "
+            f"known_hosts: {fleet.known_hosts}, agent: false, ssh_config: /nonexistent{pp}}}\n")
+        return run_rbk("do", "shell", 'cmd=["true"]', "--on", "web-1", "-i", str(inventory),
+                       cwd=fleet.root, env={"RBK_STATE_DIR": str(fleet.root / "state"), **env})
+
+    ok = run_with("{env: RBK_KEY_PP}", {"RBK_KEY_PP": "pp-7e1f0c"})
+    assert ok.returncode == 0, ok.stderr
+    assert "pp-7e1f0c" not in ok.stdout + ok.stderr
+    locked = run_with(None, {})
+    assert locked.returncode == 1
+    assert f"key {key} is encrypted: give key_passphrase" in locked.stderr
+    wrong = run_with("{env: RBK_KEY_PP}", {"RBK_KEY_PP": "not-it"})
+    assert wrong.returncode == 1
+    assert f"key {key} does not open (wrong key_passphrase?)" in wrong.stderr
+    assert "Traceback" not in locked.stderr + wrong.stderr
