@@ -254,7 +254,18 @@ def test_a_command_that_never_ends_is_killed_on_the_host_at_its_timeout(rbk_ssh_
 
 
 def _running(pattern: str) -> bool:
-    return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
+    """Whether a process whose command line matches runs (like pgrep -f, from /proc)."""
+    import re
+    from pathlib import Path
+
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if re.search(pattern, text):
+            return True
+    return False
 
 
 def test_output_is_capped_per_command(rbk_ssh_fleet):
