@@ -176,13 +176,7 @@ class _Run:
         self.registry.pm.hook.rbk_run_started(run=self.redactor(run_info))
         status, code, message = "succeeded", ExitCode.OK, ""
         try:
-            for step in self.rb.steps:
-                try:
-                    self.run_step(step)
-                finally:
-                    self.step_finished(step)
-            if self.opt.dry_run:
-                status = "planned"
+            status, code, message = self.body()
         except _Stop as stop:
             status, code, message = stop.status, stop.code, str(stop)
         except KeyboardInterrupt:
@@ -209,6 +203,15 @@ class _Run:
         summary = message or f"{self.changed_steps} step(s) {'would change' if self.opt.dry_run else 'changed'}"
         self.store.finish(self.run_id, status, int(code), self.redactor.text(summary))
         return outcome
+
+    def body(self) -> tuple[str, ExitCode, str]:
+        """The run's work between run_started and run_finished: the steps, in order."""
+        for step in self.rb.steps:
+            try:
+                self.run_step(step)
+            finally:
+                self.step_finished(step)
+        return ("planned" if self.opt.dry_run else "succeeded"), ExitCode.OK, ""
 
     def step_finished(self, step: Step) -> None:
         from rbk.report.model import build_report

@@ -280,6 +280,52 @@ def runs(limit: int) -> None:
 
 @cli.command()
 @click.argument("run_id")
+@click.option("--rollback", "how", flag_value="rollback",
+              help="Undo what the run changed, newest first.")
+@click.option("--continue", "how", flag_value="continue",
+              help="Run the runbook again with the same inputs; done steps plan no change.")
+@click.option("-e", "--extra", "extra", multiple=True, metavar="KEY=VALUE|@FILE",
+              help="Set an input (secret inputs were not recorded: give them again).")
+@click.option("-i", "--inventory", type=click.Path(dir_okay=False), help="Inventory file.")
+@click.option("--yes", "-y", is_flag=True, help="Approve every approval gate (--continue).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
+              show_default=True, help="Report format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
+def resume(run_id: str, how: str | None, extra: tuple[str, ...], inventory: str | None,
+           yes: bool, fmt: str, output: str | None) -> None:
+    """Roll back or continue a run whose process died (crash, kill -9).
+
+    Without --rollback/--continue: show what the run left changed."""
+    from rbk.config import load_config
+    from rbk.engine import RunOptions
+    from rbk.inputs import parse_extra_vars
+    from rbk.resume import inspect_run
+    from rbk.resume import resume as resume_run
+
+    run = inspect_run(run_id)
+    if how is None:
+        click.echo(f"run {run.run_id} ({run.status}) of {run.runbook_path} left "
+                   f"{len(run.changes)} change(s) in effect:")
+        for c in run.changes:
+            click.echo(f"  {c.step} on {c.host}: {c.result.get('summary', '')}")
+        click.echo(f"undo them: rbk resume {run.run_id} --rollback; finish the runbook: "
+                   f"rbk resume {run.run_id} --continue")
+        sys.exit(2)  # a choice is needed
+    cfg = load_config()
+    options = RunOptions(dry_run=False, inputs=parse_extra_vars(extra),
+                         inventory=_inventory(inventory, cfg), approver=_approver(yes),
+                         forks=int(cfg.get("forks", 20)))
+    outcome = resume_run(run.run_id, _registry(), options, how)
+    _emit_report(outcome, fmt, output)
+    if outcome.exit_code:
+        last = outcome.events[-1]
+        click.echo(f"rbk: {last.get('message') or outcome.status} (run {outcome.run_id})",
+                   err=True)
+    sys.exit(int(outcome.exit_code))
+
+
+@cli.command()
+@click.argument("run_id")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 def report(run_id: str, fmt: str, output: str | None) -> None:

@@ -128,7 +128,9 @@ class Report:
         return {"succeeded": "APPLIED", "rolled_back": "FAILED — CHANGES ROLLED BACK",
                 "rollback_failed": "FAILED — ROLLBACK INCOMPLETE, HUMAN NEEDED",
                 "interrupted": "INTERRUPTED", "failed": "FAILED",
-                "stopped": "STOPPED", "running": "RUNNING (or crashed)"}.get(
+                "stopped": "STOPPED", "running": "RUNNING (or crashed)",
+                "undone": "UNDONE — THE INTERRUPTED RUN'S CHANGES WERE ROLLED BACK",
+                "nothing_to_undo": "DONE — THE INTERRUPTED RUN LEFT NOTHING CHANGED"}.get(
                     self.status, self.status.upper())
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,8 +211,8 @@ def build_report(events: list[dict[str, Any]]) -> Report:
                      "step_rollback_failed": f"ROLLBACK FAILED: {e.get('error')}"}[kind]
             if h:
                 h.rollback = label
-            if kind == "step_rolled_back" and step.status == "applied":
-                step.status = "rolled_back"
+            if kind == "step_rolled_back" and step.status in ("applied", "not_run"):
+                step.status = "rolled_back"  # not_run: applied by the run being resumed
             elif kind != "step_rolled_back":
                 step.status = "rollback_failed" if kind == "step_rollback_failed" else "not_rolled_back"
         elif kind == "rollback_started":

@@ -6,6 +6,7 @@ journal (reports, ``rbk runs``) can show a secret.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -24,6 +25,9 @@ class Journal:
         self.redact = redactor
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+        # Held while the run lives (the kernel drops it when the process dies): how
+        # `rbk resume` tells a crashed run from a running one.
+        fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         record = self.redact({"event": event, "ts": time.time(), **fields})

@@ -68,6 +68,11 @@ class RunStore:
             conn.execute("UPDATE runs SET status=?, exit_code=?, summary=?, finished=? WHERE id=?",
                          (status, exit_code, summary, time.time(), run_id))
 
+    def set_status(self, run_id: str, status: str, summary: str) -> None:
+        with closing(self._connect()) as conn, conn:
+            conn.execute("UPDATE runs SET status=?, summary=? WHERE id=?",
+                         (status, summary, run_id))
+
     def list(self, limit: int = 50) -> list[RunRow]:
         if not self.path.exists():
             return []
