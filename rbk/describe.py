@@ -105,7 +105,8 @@ def describe_runbook(loaded: LoadedRunbook, registry: Registry, fmt: str = "text
         out += ["## Triggers", ""] if md else ["triggers:"]
         for t in rb.triggers:
             match = ", ".join(f"{k}={v}" for k, v in t.match.items())
-            out.append(f"- {t.source or 'any source'}: {match}" if md
-                       else f"  {t.source or 'any source'}: {match}")
+            then = f"; when it resolves: {t.on_resolved.runbook}" if t.on_resolved else ""
+            out.append(f"- {t.source or 'any source'}: {match}{then}" if md
+                       else f"  {t.source or 'any source'}: {match}{then}")
         out.append("")
     return "\n".join(out)

@@ -87,6 +87,14 @@ class Step(_Strict):
         return None if v is None else parse_duration(v)
 
 
+class OnResolved(_Strict):
+    """The runbook ``rbk serve`` starts when a matching alert it saw firing resolves."""
+
+    runbook: str = Field(pattern=RUNBOOK_NAME, description="Name of a runbook rbk serve loads.")
+    inputs: dict[str, str] = Field(default_factory=dict,
+                                   description="Input name -> alert field (labels.x, annotations.y).")
+
+
 class Trigger(_Strict):
     """Which alerts start this runbook (used by ``rbk serve``)."""
 
@@ -95,6 +103,9 @@ class Trigger(_Strict):
                                   description="Label matchers: value, or =~regex / !=x / !~regex.")
     inputs: dict[str, str] = Field(default_factory=dict,
                                    description="Input name -> alert field (labels.x, annotations.y).")
+    on_resolved: OnResolved | None = Field(
+        None, description="Start this runbook (same policy: a dry run unless it auto-applies) "
+                          "when the alert resolves, e.g. lift the limits a spike runbook set.")
 
 
 class Budget(_Strict):

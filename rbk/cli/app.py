@@ -402,7 +402,14 @@ def triggers_test(payload: str, source: str) -> None:
     runbooks = [load_and_validate(f.path, registry) for f in list_runbooks()]
     for alert in alerts:
         hits = route(alert, runbooks)
-        names = ", ".join(f"{m.runbook.name} {json.dumps(m.inputs)}" for m in hits) or "nothing"
+        if alert.status == "resolved":  # a resolution starts only on_resolved runbooks
+            names = ", ".join(
+                f"{m.runbook.name} resolved" + (
+                    f", starts {m.on_resolved[0]} {json.dumps(m.on_resolved[1])}"
+                    if m.on_resolved else "") for m in hits) or "nothing"
+        else:
+            names = ", ".join(f"{m.runbook.name} {json.dumps(m.inputs)}" for m in hits) or \
+                "nothing"
         click.echo(f"{alert.status} {alert.labels.get('alertname', '?')} "
                    f"[{alert.fingerprint}] -> {names}")
 

@@ -38,6 +38,20 @@ def field(alert: Alert, path: str) -> Any:
 class Match:
     runbook: LoadedRunbook
     inputs: dict[str, Any]
+    #: for a resolved alert whose trigger has on_resolved: (runbook name, its inputs)
+    on_resolved: tuple[str, dict[str, Any]] | None = None
+
+
+def _inputs(alert: Alert, mapping: dict[str, str]) -> dict[str, Any]:
+    out = {}
+    for name, path in mapping.items():
+        try:
+            value = field(alert, path)
+        except KeyError:
+            value = None
+        if value is not None:
+            out[name] = value
+    return out
 
 
 def route(alert: Alert, runbooks: list[LoadedRunbook]) -> list[Match]:
@@ -48,14 +62,10 @@ def route(alert: Alert, runbooks: list[LoadedRunbook]) -> list[Match]:
                 continue
             if not all(matches(m, alert.labels.get(k)) for k, m in trigger.match.items()):
                 continue
-            inputs = {}
-            for name, path in trigger.inputs.items():
-                try:
-                    value = field(alert, path)
-                except KeyError:
-                    value = None
-                if value is not None:
-                    inputs[name] = value
-            out.append(Match(loaded, inputs))
+            follow_up = None
+            if alert.status == "resolved" and trigger.on_resolved is not None:
+                follow_up = (trigger.on_resolved.runbook,
+                             _inputs(alert, trigger.on_resolved.inputs))
+            out.append(Match(loaded, _inputs(alert, trigger.inputs), follow_up))
             break
     return out

@@ -92,6 +92,14 @@ class AlertService:
         self.config, self.state_dir, self.registry = config, state_dir, registry
         self.store = AlertStore(state_dir / "alerts.db")
         self.runbooks = self._load_runbooks(runbook_paths)
+        names = {r.name for r in self.runbooks}
+        for r in self.runbooks:
+            for i, trigger in enumerate(r.runbook.triggers):
+                follow = trigger.on_resolved
+                if follow is not None and follow.runbook not in names:
+                    raise UsageError(f"{r.path}: triggers[{i}].on_resolved names runbook "
+                                     f"'{follow.runbook}', which is not on rbk's runbook path "
+                                     f"(have: {', '.join(sorted(names))})")
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
@@ -157,7 +165,8 @@ class AlertService:
             for m in route(alert, self.runbooks):
                 entries.append({"runbook": m.runbook.name, "fingerprint": alert.fingerprint,
                                 "status": alert.status, "source": source,
-                                "inputs": m.inputs, "alert": alert.as_dict()})
+                                "inputs": m.inputs, "alert": alert.as_dict(),
+                                "on_resolved": m.on_resolved})
         try:
             results = self.store.record(entries, self.config.cooldown)
         except Exception:  # not persisted -> a 5xx so the sender retries
@@ -204,7 +213,8 @@ class AlertService:
             apply, note = False, "circuit breaker open: too many applying runs; planned only"
         job = {"path": str(loaded.path), "dry_run": not apply,
                "inputs": json.loads(row["inputs"]), "alert": json.loads(row["alert"]),
-               "trigger": f"alert:{row['source']}:{row['fingerprint']}",
+               "trigger": f"alert{'-resolved' if row['status'] == 'resolved' else ''}:"
+                          f"{row['source']}:{row['fingerprint']}",
                "inventory": self.config.inventory, "state_dir": str(self.state_dir)}
         try:
             run_id, exit_code, headline = self._execute(job)
@@ -253,7 +263,8 @@ class AlertService:
             self.config.public_url else ""
         try:
             send(url, message, {"run_id": run_id, "runbook": row["runbook"],
-                                "trigger": f"alert:{row['source']}:{row['fingerprint']}",
+                                "trigger": f"alert{'-resolved' if row['status'] == 'resolved' else ''}:"
+                          f"{row['source']}:{row['fingerprint']}",
                                 "report": link, "approve": f"rbk approve {run_id}"
                                 if run_id else None})
         except RbkError:

@@ -78,6 +78,16 @@ class AlertStore:
                         c.execute("UPDATE alerts SET status='resolved', resolved=? WHERE id=?",
                                   (now, latest["id"]))
                         out.append({**e, "result": "resolved", "id": latest["id"]})
+                        if e.get("on_resolved"):
+                            # Once per resolution: a re-sent "resolved" finds no firing row.
+                            name, inputs = e["on_resolved"]
+                            cur = c.execute(
+                                "INSERT INTO alerts (received, source, fingerprint, runbook, "
+                                "status, state, inputs, alert) VALUES (?, ?, ?, ?, 'resolved', "
+                                "'queued', ?, ?)", (now, e["source"], e["fingerprint"], name,
+                                                    json.dumps(inputs), json.dumps(e["alert"])))
+                            out.append({**e, "runbook": name, "result": "queued",
+                                        "id": cur.lastrowid})
                     else:
                         out.append({**e, "result": "resolved (not seen firing)", "id": None})
                     continue

@@ -33,12 +33,24 @@ triggers:
   - source: alertmanager
     match: {alertname: "=~HighConnCount|TooManyConnections", severity: "!=info"}
     inputs: {instance: labels.instance, note: annotations.summary}
+    on_resolved: {runbook: conn-guard-lift, inputs: {instance: labels.instance}}
 steps:
   - id: mark
     action: file.template
     with:
       dest: "{{ inputs.out_dir }}/guard.conf"
       content: "instance {{ inputs.instance }} note {{ inputs.note }}\\n"
+"""
+
+
+LIFT = """\
+name: conn-guard-lift
+inputs:
+  instance: {}
+steps:
+  - id: unmark
+    action: shell
+    with: {cmd: ["echo", "lift {{ inputs.instance }}"]}
 """
 
 
@@ -67,13 +79,15 @@ def server(tmp_path, monkeypatch):
     runbooks.mkdir()
     (runbooks / "conn-guard.yaml").write_text(RUNBOOK.replace(
         "out_dir: {type: path}", f"out_dir: {{type: path, default: {tmp_path / 'out'}}}"))
+    (runbooks / "conn-guard-lift.yaml").write_text(LIFT)
     (tmp_path / "out").mkdir()
     config = ServeConfig(tokens=[TOKEN], cooldown=3600,
                          sources={"grafana": {"secret": "graf-secret",
                                               "timestamp_header": "X-Grafana-Alerting-Timestamp"},
                                   "pagerduty": {"secrets": ["old-pd", "new-pd"]}})
     service = AlertService(config, tmp_path / "state", get_registry(),
-                           runbook_paths=[runbooks / "conn-guard.yaml"])
+                           runbook_paths=[runbooks / "conn-guard.yaml",
+                                          runbooks / "conn-guard-lift.yaml"])
     service.start()
     port = free_port()
     uv = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port,
@@ -172,9 +186,31 @@ def test_alertmanager_alerts_start_one_dry_run_per_fingerprint(server, alertmana
     time.sleep(4)  # > group_wait + group_interval
     assert len(server.store.list()) == 2
 
-    # Resolving is recorded on the alert's row.
+    # Resolving is recorded on the alert's row, and starts the trigger's on_resolved
+    # runbook once (a dry run, as policy says), with inputs from the alert.
     post_alerts(alertmanager, [{**alerts[0], "endsAt": "2020-01-01T00:00:00Z"}])
-    wait_for(lambda: any(r["status"] == "resolved" for r in server.store.list()))
+    lift = wait_for(lambda: [r for r in server.store.list()
+                             if r["runbook"] == "conn-guard-lift" and r["state"] == "done"])
+    assert any(r["status"] == "resolved" and r["runbook"] == "conn-guard"
+               for r in server.store.list())
+    assert len(lift) == 1 and lift[0]["mode"] == "plan" and lift[0]["exit_code"] == 0
+    from rbk.engine import load_events
+
+    _, events = load_events(lift[0]["run_id"], server.tmp / "state")
+    assert events[0]["run"]["inputs"] == {"instance": "web-1:443"}
+    assert events[0]["run"]["trigger"].startswith("alert-resolved:alertmanager:")
+    time.sleep(4)  # Alertmanager may send "resolved" again: nothing new starts
+    assert len([r for r in server.store.list() if r["runbook"] == "conn-guard-lift"]) == 1
+
+
+def test_on_resolved_must_name_a_loaded_runbook(tmp_path):
+    (tmp_path / "a.yaml").write_text(RUNBOOK.replace("out_dir: {type: path}",
+                                                     "out_dir: {type: path, default: /tmp}"))
+    from rbk.errors import UsageError
+
+    with pytest.raises(UsageError, match="on_resolved names runbook 'conn-guard-lift'"):
+        AlertService(ServeConfig(tokens=[TOKEN]), tmp_path / "state", get_registry(),
+                     runbook_paths=[tmp_path / "a.yaml"])
 
 
 def am_payload(alertname: str = "HighConnCount", **labels) -> dict:
@@ -321,6 +357,13 @@ def test_triggers_test_shows_runbooks_and_inputs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert ('firing HighConnCount [c0123fe744e2eeea] -> conn-guard '
             '{"instance": "web-9:443", "note": "s"}') in proc.stdout
+    resolved = am_payload()
+    resolved["alerts"][0]["status"] = "resolved"
+    (tmp_path / "resolved.json").write_text(json.dumps(resolved))
+    proc = run_rbk("triggers", "test", "resolved.json", cwd=tmp_path,
+                   env={"RBK_STATE_DIR": str(tmp_path / "s")})
+    assert ('resolved HighConnCount [c0123fe744e2eeea] -> conn-guard resolved, starts '
+            'conn-guard-lift {"instance": "web-9:443"}') in proc.stdout
 
 
 def test_structured_logs_never_show_secrets(server, capsys):
