@@ -292,10 +292,9 @@ class SSHTransport:
                 chan.close()
                 return CommandResult(shown, self.name, 1, "", refused,
                                      time.monotonic() - start, False)
-        if stdin is not None or become:
-            if stdin is not None:
-                chan.sendall(stdin)
-            chan.shutdown_write()
+        if stdin is not None:
+            chan.sendall(stdin)
+        chan.shutdown_write()  # EOF: a command reading stdin must not wait for rbk forever
         truncated = False
         deadline = start + timeout if timeout else None
         timed_out = False

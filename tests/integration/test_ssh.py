@@ -306,3 +306,12 @@ def test_an_encrypted_key_opens_with_a_passphrase_from_the_environment(rbk_ssh_f
     assert wrong.returncode == 1
     assert f"key {key} does not open (wrong key_passphrase?)" in wrong.stderr
     assert "Traceback" not in locked.stderr + wrong.stderr
+
+
+def test_a_command_reading_stdin_gets_eof_not_a_hang(rbk_ssh_fleet):
+    fleet = rbk_ssh_fleet
+    start = time.monotonic()
+    proc = rbk(fleet, "do", "shell", 'cmd=["cat"]', "timeout=20", "readonly=true",
+               "--on", "web-1")
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - start < 10
