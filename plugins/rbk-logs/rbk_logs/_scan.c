@@ -676,7 +676,7 @@ typedef struct {
  * (on a worker thread), consumed by Scanner.aggregate (on the main one). */
 typedef struct {
     PyObject_HEAD
-    PyObject *block;         /* the bytes the records point into */
+    Py_buffer view;          /* the block the records point into (bytes, bytearray...) */
     Rec *recs; size_t n, cap;
     char *defer; size_t dlen, dcap;
     int64_t lines, blank, deferred;
@@ -770,22 +770,21 @@ static int parse_line(const Scanner *s, TimeCache *tc, Batch *bt, const char *ba
 
 static PyTypeObject BatchType;
 
-/* parse(block: bytes) -> Batch; the GIL is released while it runs, and parse() calls
+/* parse(block: any bytes-like object) -> Batch; the GIL is released while it runs, and parse() calls
  * may run on several threads at once (they only read the program) */
 static PyObject *Scanner_parse(Scanner *s, PyObject *arg) {
-    if (!PyBytes_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "parse() takes bytes");
+    Batch *bt = (Batch *)BatchType.tp_alloc(&BatchType, 0);
+    if (!bt) return NULL;
+    if (PyObject_GetBuffer(arg, &bt->view, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(bt);
         return NULL;
     }
-    if (PyBytes_GET_SIZE(arg) >= UINT32_MAX) {
+    if (bt->view.len >= UINT32_MAX) {
+        Py_DECREF(bt);
         PyErr_SetString(PyExc_ValueError, "block over 4 GB");
         return NULL;
     }
-    Batch *bt = (Batch *)BatchType.tp_alloc(&BatchType, 0);
-    if (!bt) return NULL;
-    Py_INCREF(arg);
-    bt->block = arg;
-    const char *base = PyBytes_AS_STRING(arg), *p = base, *end = p + PyBytes_GET_SIZE(arg);
+    const char *base = bt->view.buf, *p = base, *end = p + bt->view.len;
     int ok = 1;
     TimeCache tc = {.valid = 0};
     Py_BEGIN_ALLOW_THREADS
@@ -810,7 +809,7 @@ static PyObject *Scanner_aggregate(Scanner *s, PyObject *arg) {
         return NULL;
     }
     Batch *bt = (Batch *)arg;
-    const char *base = PyBytes_AS_STRING(bt->block);
+    const char *base = bt->view.buf;
     int ok = 1;
     Py_BEGIN_ALLOW_THREADS
     s->lines += bt->lines; s->blank += bt->blank; s->deferred += bt->deferred;
@@ -838,7 +837,7 @@ static PyObject *Scanner_feed(Scanner *s, PyObject *arg) {
 }
 
 static void Batch_dealloc(Batch *b) {
-    Py_XDECREF(b->block);
+    if (b->view.obj) PyBuffer_Release(&b->view);
     free(b->recs); free(b->defer);
     Py_TYPE(b)->tp_free((PyObject *)b);
 }
@@ -849,7 +848,7 @@ static PyObject *Batch_span(Batch *b, void *Py_UNUSED(closure)) {
 }
 
 static PyObject *Batch_size(Batch *b, void *Py_UNUSED(closure)) {
-    return PyLong_FromSsize_t(PyBytes_GET_SIZE(b->block));
+    return PyLong_FromSsize_t(b->view.len);
 }
 
 static PyGetSetDef Batch_getset[] = {

@@ -128,7 +128,7 @@ class CompiledAccumulator:
 
     def add(self, item: Any) -> None:
         """Fold a parse() result (or plain bytes) into the aggregates."""
-        if isinstance(item, bytes):
+        if isinstance(item, bytes | bytearray | memoryview):
             item = self.parse((0, 0, item))
         index, offset, size, block = item
         self.spans.append((index, offset, size, *(block.span or (None, None))))

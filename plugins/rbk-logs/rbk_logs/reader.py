@@ -36,14 +36,16 @@ def resolve(transport: Any, patterns: list[str]) -> list[Any]:
 
 
 def chunks(transport: Any, path: str, size: int | None = None, on_read: Any = None,
-           start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+           start: int = 0, stop: int | None = None, views: bool = False
+           ) -> Iterator[bytes | memoryview]:
     """Blocks of whole lines (the last block may lack a final newline).
 
     ``on_read(n)`` is told how many bytes of the file (compressed, for .gz) were read.
     ``start``/``stop``: only the (uncompressed) bytes in [start, stop), both on line
     boundaries; a plain file is read from ``start`` on, a .gz one inflated and skipped.
+    ``views``: plain files may come as memoryviews of read buffers (one copy less).
     """
-    blocks = _chunks(transport, path, size or CHUNK, on_read, start)
+    blocks = _chunks(transport, path, size or CHUNK, on_read, start, views)
     if stop is None:
         yield from blocks
         return
@@ -57,7 +59,8 @@ def chunks(transport: Any, path: str, size: int | None = None, on_read: Any = No
         pos += len(block)
 
 
-def _chunks(transport: Any, path: str, size: int, on_read: Any, start: int) -> Iterator[bytes]:
+def _chunks(transport: Any, path: str, size: int, on_read: Any, start: int,
+            views: bool) -> Iterator[bytes | memoryview]:
     gz = path.endswith(".gz")
     stream = transport.open_read(path)
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gz else None
@@ -69,6 +72,12 @@ def _chunks(transport: Any, path: str, size: int, on_read: Any, start: int) -> I
             skip = 0
         except (OSError, AttributeError):
             pass
+    if views and not gz and not skip and hasattr(stream, "readinto"):
+        try:
+            yield from _chunks_into(stream, size, on_read)
+        finally:
+            stream.close()
+        return
     try:
         while True:
             block = stream.read(size)
@@ -101,6 +110,29 @@ def _chunks(transport: Any, path: str, size: int, on_read: Any, start: int) -> I
             yield rest
     finally:
         stream.close()
+
+
+def _chunks_into(stream: Any, size: int, on_read: Any) -> Iterator[memoryview]:
+    """Plain files: read each block into its own buffer after the carried partial line,
+    and hand out a view of its whole lines - no copy of the block."""
+    rest = b""
+    while True:
+        buf = bytearray(len(rest) + size)
+        buf[: len(rest)] = rest
+        n = stream.readinto(memoryview(buf)[len(rest):])
+        if not n:
+            break
+        if on_read is not None:
+            on_read(n)
+        end = len(rest) + n
+        cut = buf.rfind(b"\n", 0, end)
+        if cut < 0:
+            rest = bytes(buf[:end])
+            continue
+        yield memoryview(buf)[: cut + 1]
+        rest = bytes(buf[cut + 1: end])
+    if rest:
+        yield memoryview(rest)
 
 
 def tail_lines(transport: Any, path: str, want: int = 64) -> list[bytes]:
