@@ -107,9 +107,10 @@ def resume(run_id: str, registry: Registry, options: RunOptions, how: str) -> Ru
     from rbk.validate import load_and_validate
 
     state = options.state_dir or default_state_dir()
-    run = inspect_run(run_id, state)
-    lock = _Lock(run)
+    lock = _Lock(inspect_run(run_id, state))
     try:
+        # Again under the lock: a resume that finished meanwhile has marked the journal.
+        run = inspect_run(run_id, state)
         if not run.runbook_path.is_file():
             raise StateError(f"the runbook of run {run.run_id}, {run.runbook_path}, is gone; "
                              f"restore it (or run from the directory it was started in)")

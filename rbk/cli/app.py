@@ -302,8 +302,8 @@ def resume(run_id: str, how: str | None, extra: tuple[str, ...], inventory: str 
     from rbk.resume import inspect_run
     from rbk.resume import resume as resume_run
 
-    run = inspect_run(run_id)
     if how is None:
+        run = inspect_run(run_id)
         click.echo(f"run {run.run_id} ({run.status}) of {run.runbook_path} left "
                    f"{len(run.changes)} change(s) in effect:")
         for c in run.changes:
@@ -315,7 +315,7 @@ def resume(run_id: str, how: str | None, extra: tuple[str, ...], inventory: str 
     options = RunOptions(dry_run=False, inputs=parse_extra_vars(extra),
                          inventory=_inventory(inventory, cfg), approver=_approver(yes),
                          forks=int(cfg.get("forks", 20)))
-    outcome = resume_run(run.run_id, _registry(), options, how)
+    outcome = resume_run(run_id, _registry(), options, how)
     _emit_report(outcome, fmt, output)
     if outcome.exit_code:
         last = outcome.events[-1]

@@ -248,7 +248,6 @@ typedef struct {
     PMap bucket_clients;/* (bucket, 0) -> distinct clients of final entries */
     PMap bucket_p95;    /* (bucket, 0) -> p95 of final entries (max if split) */
     /* time_local cache */
-    int oom;
 } Scanner;
 
 typedef struct { const char *p; size_t n; } Span;
@@ -681,7 +680,6 @@ typedef struct {
     char *defer; size_t dlen, dcap;
     int64_t lines, blank, deferred;
     double lo, hi; int have_ts;
-    int oom;
 } Batch;
 
 static int batch_defer(Batch *b, const char *p, size_t n) {
@@ -825,15 +823,6 @@ static PyObject *Scanner_aggregate(Scanner *s, PyObject *arg) {
     Py_END_ALLOW_THREADS
     if (!ok) return PyErr_NoMemory();
     return PyBytes_FromStringAndSize(bt->defer, (Py_ssize_t)bt->dlen);
-}
-
-/* feed(block) -> bytes: parse + aggregate on this thread */
-static PyObject *Scanner_feed(Scanner *s, PyObject *arg) {
-    PyObject *bt = Scanner_parse(s, arg);
-    if (!bt) return NULL;
-    PyObject *out = Scanner_aggregate(s, bt);
-    Py_DECREF(bt);
-    return out;
 }
 
 static void Batch_dealloc(Batch *b) {
@@ -1169,8 +1158,6 @@ static PyMethodDef Scanner_methods[] = {
      "parse(block) -> Batch (GIL released; any number of threads at once)"},
     {"aggregate", (PyCFunction)Scanner_aggregate, METH_O,
      "aggregate(batch) -> bytes: fold a parsed block in; return the lines left to the regex"},
-    {"feed", (PyCFunction)Scanner_feed, METH_O,
-     "feed(block) -> bytes: scan whole lines; return those to parse with the regex"},
     {"add_row", (PyCFunction)Scanner_add_row, METH_VARARGS,
      "add_row(ts, client, method, path, status, referer, user_agent, rt_ms)"},
     {"fold", (PyCFunction)Scanner_fold, METH_NOARGS, "finalise buckets behind the horizon"},

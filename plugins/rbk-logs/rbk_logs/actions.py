@@ -127,7 +127,7 @@ class LogsInspect(Action):
                         continue
                     offset = start
                     for block in chunks(transport, f.path, on_read=progress.advance,
-                                        start=start, stop=stop, views=True):
+                                        start=start, stop=stop, views=ops is not None):
                         yield i, offset, block
                         offset += len(block)
 

@@ -34,13 +34,12 @@ class Spec:
     until: float | None = None
 
 
-def read_block(data: bytes | memoryview) -> pl.Series:
+def read_block(data: bytes) -> pl.Series:
     """One string per line, invalid UTF-8 replaced (U+FFFD), a trailing \\r dropped.
 
     polars' CSV reader splits lines fastest, but it needs a byte no line contains as
     its separator; a block where even \\x1f appears is split by Python instead.
     """
-    data = bytes(data)  # a view of a read buffer, on the way here
     if b"\x1f" not in data:
         try:
             lines = pl.read_csv(data, has_header=False, separator="\x1f", quote_char=None,
